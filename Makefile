@@ -1,0 +1,222 @@
+# pyrlab: JupyterLab images for Python and R, built from plain package lists.
+# `make help` lists every target and variable; it is generated from the `##` comments below.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+# Prerequisites written $$$$(...) are expanded only when make considers the target.
+.SECONDEXPANSION:
+MAKEFLAGS += --no-builtin-rules --no-builtin-variables
+
+##@ Configuration (set on the command line, `make build BASE=rootfs`, or in local.mk)
+## Untracked file of your own settings, one `VARIABLE = value` a line; read before the defaults below
+LOCAL_CONFIG ?= local.mk
+-include $(LOCAL_CONFIG)
+## Base of the chain: python (python:$(PYTHONBASE), from a registry) or rootfs (built by `make rootfs` from the Debian archive, no registry)
+BASE ?= python
+## Tag of the official python image, for BASE=python
+PYTHONBASE ?= 3.13-trixie
+## Debian release of `make rootfs`
+DEBIAN_SUITE ?= trixie
+## Debian mirror of `make rootfs`
+DEBIAN_MIRROR ?= http://deb.debian.org/debian
+## Debian security mirror of `make rootfs`
+DEBIAN_SECURITY_MIRROR ?= http://security.debian.org/debian-security
+## Image that `make rootfs` builds
+ROOTFS_IMAGE ?= pyrlab-rootfs:$(DEBIAN_SUITE)
+## Prefix of the image names: `me/` names them me/pylab, me/rlab, ...
+IMAGE_PREFIX ?=
+## Tag of each new build, besides `latest` (default: today's date)
+TAG ?= $(shell date -u +%Y%m%d)
+## CUDA in pylab: no (yes is not supported yet)
+CUDA_INSTALL ?= no
+## Container CLI; it must build with BuildKit (Docker with buildx, or Debian's docker.io)
+CONTAINER_CLI ?= docker
+## More `docker build` arguments for every image
+BUILD_ARGS ?=
+## More `docker run` arguments for `make pylab` and `make rlab`, e.g. --gpus all
+DOCKER_ARGS ?=
+## Host address of the labs' published ports; 127.0.0.1 lets only this machine in
+BIND_ADDRESS ?= 127.0.0.1
+## pylab's Jupyter port on the host
+PYPORT ?= 8888
+## pylab's D-Tale port on the host
+DTPORT ?= 40000
+## pylab's TensorBoard port on the host
+TFPORT ?= 6006
+## rlab's Jupyter port on the host
+RPORT ?= 9999
+## Folder of your notebooks, the labs' working directory
+NOTEBOOKS ?= $(HOME)/notebooks
+## Folder of pyrlab's configuration (tokens, settings), created private on first start
+DOCKER ?= $(HOME)/docker
+## apt cache for builds, e.g. http://127.0.0.1:3142 (apt-cacher-ng); never left in an image
+APTPROXY ?=
+## Python package cache for builds, a devpi root URL, e.g. http://127.0.0.1:3141; never left in an image
+PIPPROXY ?=
+## CA bundle (PEM) of a TLS-intercepting proxy, added to every image's trust store
+CA_CERTS ?=
+## Network of build steps: host when a proxy is set, so that a proxy on 127.0.0.1 answers
+BUILD_NETWORK ?= $(if $(APTPROXY)$(PIPPROXY),host,default)
+## Python environment of the test and check tools
+TOOLS_VENV ?= .venv
+
+# The image chain, written once as IMAGE:PARENT (BASE: the base image above). Build order,
+# rebuilds and the tests each image inherits from its parents all derive from it.
+CHAIN := pyrlab-base:BASE pylab:pyrlab-base rlab-base:pyrlab-base rlab:rlab-base
+IMAGES := $(foreach link,$(CHAIN),$(firstword $(subst :, ,$(link))))
+parent = $(word 2,$(subst :, ,$(filter $(1):%,$(CHAIN))))
+lineage = $(if $(filter BASE,$(call parent,$(1))),,$(call lineage,$(call parent,$(1)))) $(1)
+ref = $(IMAGE_PREFIX)$(1):latest
+base_image = $(if $(filter rootfs,$(BASE)),$(ROOTFS_IMAGE),python:$(PYTHONBASE))
+from_image = $(if $(filter BASE,$(call parent,$(1))),$(base_image),$(call ref,$(call parent,$(1))))
+# What an image is built from: its Dockerfile and every file that Dockerfile mounts or copies.
+inputs = $(1)/Dockerfile $(sort $(shell sed -n -e 's/.*source=\([^,]*\),.*/\1/p' \
+	-e 's/^COPY \(--[^ ]* \)*\([^ ]*\) .*/\2/p' $(1)/Dockerfile))
+# A stamp holds the id of the image it built; FORCE rebuilds when that image is gone or replaced.
+BUILD := .build
+stamped_ref = $(if $(filter rootfs,$(1)),$(ROOTFS_IMAGE),$(call ref,$(1)))
+image_id = $(shell $(CONTAINER_CLI) image inspect --format '{{.Id}}' $(call stamped_ref,$(1)) 2>/dev/null)
+stale = $(if $(filter $(shell cat $(BUILD)/$(1).id 2>/dev/null),$(call image_id,$(1))),,FORCE)
+parent_stamp = $(if $(filter BASE,$(call parent,$(1))),$(if $(filter rootfs,$(BASE)),$(BUILD)/rootfs.id),$(BUILD)/$(call parent,$(1)).id)
+
+PYRLAB := PYTHONPATH=scripts python3 -m pyrlab
+TOOLS_PY := $(TOOLS_VENV)/bin/python
+TOOLS := $(TOOLS_VENV)/.installed
+PIP_INDEX = $(if $(PIPPROXY),$(patsubst %/,%,$(PIPPROXY))/root/pypi/+simple/)
+export DOCKER_BUILDKIT := 1
+
+##@ Build
+.PHONY: build
+build: $(addprefix build-,$(IMAGES)) ## build every image; only what changed is rebuilt (`make -j2 build` works)
+
+.PHONY: $(addprefix build-,$(IMAGES))
+$(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id
+
+define image_rule
+$(BUILD)/$(1).id: $(call inputs,$(1)) $(call parent_stamp,$(1)) $$$$(call stale,$(1)) | preflight $(BUILD)
+	$(CONTAINER_CLI) build --file $(1)/Dockerfile --network $$(BUILD_NETWORK) \
+		--build-arg PARENT_IMAGE=$(call from_image,$(1)) \
+		$$(if $$(CA_CERTS),--secret id=ca_certs$$(comma)src=$$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$$$(sha256sum < $$(CA_CERTS) | cut -c1-64)) \
+		$$(if $$(APTPROXY),--secret id=aptproxy$$(comma)src=$(BUILD)/aptproxy) \
+		$$(if $$(PIPPROXY),--secret id=pipindex$$(comma)src=$(BUILD)/pipindex) \
+		--tag $(call ref,$(1)) --tag $(IMAGE_PREFIX)$(1):$$(TAG) --iidfile $$@ $$(BUILD_ARGS) .
+endef
+comma := ,
+$(foreach image,$(IMAGES),$(eval $(call image_rule,$(image))))
+
+.PHONY: rootfs
+rootfs: ## build $(ROOTFS_IMAGE) anew from the Debian archive with mmdebstrap (about 20 s; for BASE=rootfs)
+	rm -f $(BUILD)/rootfs.id
+	$(MAKE) --no-print-directory $(BUILD)/rootfs.id REBUILD_ROOTFS=yes
+
+# Debian with python3 and its venv module, like the python image, and the updates and security
+# suites in its sources. An apt proxy is used for the download and removed from the result.
+# An existing $(ROOTFS_IMAGE) is adopted (its cached layers stay valid) unless `make rootfs` asks anew.
+$(BUILD)/rootfs.id: $$(call stale,rootfs) | preflight $(BUILD)
+	@if [[ -z '$(REBUILD_ROOTFS)' ]] && $(CONTAINER_CLI) image inspect --format '{{.Id}}' $(ROOTFS_IMAGE) > $@ 2>/dev/null; then \
+		echo "using the existing $(ROOTFS_IMAGE) (make rootfs builds it anew)"; exit 0; fi
+	@command -v mmdebstrap >/dev/null || { echo "error: mmdebstrap is not installed: apt-get install mmdebstrap (Debian/Ubuntu), or use BASE=python" >&2; exit 1; }
+	mmdebstrap --variant=minbase --include=ca-certificates,python3,python3-venv \
+		$(if $(APTPROXY),--aptopt='Acquire::http::Proxy "$(APTPROXY)"' --customize-hook='rm -f "$$1/etc/apt/apt.conf.d/99mmdebstrap"') \
+		$(DEBIAN_SUITE) - \
+		"deb $(DEBIAN_MIRROR) $(DEBIAN_SUITE) main" \
+		"deb $(DEBIAN_MIRROR) $(DEBIAN_SUITE)-updates main" \
+		"deb $(DEBIAN_SECURITY_MIRROR) $(DEBIAN_SUITE)-security main" \
+		| $(CONTAINER_CLI) import --change 'ENV LANG=C.UTF-8' - $(ROOTFS_IMAGE) > $@
+
+# Run before any image or rootfs step: a bad list or setting stops the build before it starts.
+.PHONY: preflight
+preflight: check | $(BUILD)
+	@case '$(BASE)' in python|rootfs) ;; *) echo "error: BASE=$(BASE): use BASE=python or BASE=rootfs" >&2; exit 1;; esac
+	@if [[ '$(CUDA_INSTALL)' != no ]]; then echo "error: CUDA_INSTALL=$(CUDA_INSTALL) is not supported yet: use CUDA_INSTALL=no" >&2; exit 1; fi
+	@if [[ -n '$(CA_CERTS)' && ! -r '$(CA_CERTS)' ]]; then \
+		echo "error: CA_CERTS=$(CA_CERTS) is not a readable file: give the path of a PEM bundle, or leave CA_CERTS empty" >&2; exit 1; fi
+	@printf '%s' '$(APTPROXY)' > $(BUILD)/aptproxy
+	@printf '%s' '$(PIP_INDEX)' > $(BUILD)/pipindex
+
+$(BUILD):
+	mkdir -p $@
+
+.PHONY: FORCE
+FORCE:
+
+.PHONY: check
+check: $(TOOLS) ## check the package lists; every problem is named with file:line and a fix
+	$(TOOLS_PY) -m pyrlab check
+
+$(TOOLS): tests/requirements.txt
+	python3 -m venv $(TOOLS_VENV)
+	$(TOOLS_PY) -m pip install --quiet --disable-pip-version-check --requirement tests/requirements.txt
+	printf '%s\n' "$(CURDIR)/scripts" > "$$($(TOOLS_PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/pyrlab-scripts.pth"
+	touch $@
+
+##@ Labs (each started detached; the URL to open is printed)
+.PHONY: pylab rlab
+pylab: ## start JupyterLab with Python on $(BIND_ADDRESS):$(PYPORT), D-Tale on $(DTPORT), TensorBoard on $(TFPORT)
+	$(call lab_start,pylab,PYPORT=$(PYPORT):8888 DTPORT=$(DTPORT):40000 TFPORT=$(TFPORT):6006)
+rlab: ## start JupyterLab with R and Python on $(BIND_ADDRESS):$(RPORT)
+	$(call lab_start,rlab,RPORT=$(RPORT):8888)
+
+lab_start = $(PYRLAB) lab-start --cli '$(CONTAINER_CLI)' --lab $(1) --image $(call ref,$(1)) \
+	--bind '$(BIND_ADDRESS)' $(addprefix --publish ,$(2)) --notebooks '$(NOTEBOOKS)' --config '$(DOCKER)' \
+	--docker-args '$(DOCKER_ARGS)'
+lab_port = $(if $(filter pylab,$(1)),$(PYPORT),$(RPORT))
+
+.PHONY: pylab-stop rlab-stop pylab-logs rlab-logs pylab-shell rlab-shell stop status
+pylab-stop rlab-stop: %-stop: ## stop and remove that lab's container
+	$(PYRLAB) lab-stop --cli '$(CONTAINER_CLI)' --lab $* --port $(call lab_port,$*)
+pylab-logs rlab-logs: %-logs: ## follow that lab's log
+	$(CONTAINER_CLI) logs --follow $*-$(call lab_port,$*)
+pylab-shell rlab-shell: %-shell: ## open a shell in that lab as the notebook user
+	$(CONTAINER_CLI) exec --interactive --tty --user jovyan --workdir /home/jovyan/work $*-$(call lab_port,$*) bash
+stop: pylab-stop rlab-stop ## stop both labs
+status: ## list the lab containers, with the URL of each running one
+	$(PYRLAB) lab-status --cli '$(CONTAINER_CLI)' --config '$(DOCKER)'
+
+##@ Tests
+.PHONY: test test-unit test-images test-make lint
+test: lint test-unit test-images test-make ## what CI runs: lint, unit tests, then each image's tests on real containers
+
+lint: $(TOOLS) ## ruff, mypy and shellcheck
+	$(TOOLS_VENV)/bin/ruff check scripts tests
+	$(TOOLS_VENV)/bin/ruff format --check scripts tests
+	$(TOOLS_VENV)/bin/mypy scripts/pyrlab tests/unit tests/images
+	$(TOOLS_VENV)/bin/mypy tests/make
+	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed: apt-get install shellcheck" >&2; exit 1; }
+	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install .ci/run
+
+test-unit: $(TOOLS) ## unit tests of scripts/ (no Docker)
+	$(TOOLS_PY) -m pytest tests/unit
+
+test-images: $(addprefix test-,$(IMAGES)) ## each image's tests, with the tests of its parents
+
+$(addprefix test-,$(IMAGES)): test-%: build-% $(TOOLS)
+	$(TOOLS_PY) -m pytest $(addprefix tests/images/,$(call lineage,$*)) --image $(call ref,$*) $(if $(CA_CERTS),--ca-certs $(CA_CERTS))
+
+test-make: build $(TOOLS) ## the Makefile itself: a no-op rebuild, `make pylab` and `make rlab` end to end
+	$(TOOLS_PY) -m pytest tests/make
+
+##@ Housekeeping
+.PHONY: clean clean-rootfs chain help
+clean: ## remove pyrlab's images (every tag) and Docker's unused build cache; keeps the rootfs
+	$(foreach image,$(IMAGES),ids=$$($(CONTAINER_CLI) image ls --quiet $(IMAGE_PREFIX)$(image) | sort -u); \
+		if [[ -n $$ids ]]; then $(CONTAINER_CLI) image rm --force $$ids; fi;)
+	$(CONTAINER_CLI) builder prune --all --force
+	rm -f $(addprefix $(BUILD)/,$(addsuffix .id,$(IMAGES)))
+clean-rootfs: ## remove the image of `make rootfs`
+	if $(CONTAINER_CLI) image inspect $(ROOTFS_IMAGE) >/dev/null 2>&1; then $(CONTAINER_CLI) image rm $(ROOTFS_IMAGE); fi
+	rm -f $(BUILD)/rootfs.id
+
+chain: ## print the image chain, IMAGE PARENT IMAGE-REFERENCE a line (read by the tests)
+	@$(foreach image,$(IMAGES),echo "$(image) $(call parent,$(image)) $(call ref,$(image))";)
+
+help: ## show this help
+	@echo "Usage: make TARGET [VARIABLE=value ...]   Images: $(CHAIN)"
+	@awk 'BEGIN { FS = ":.*## " } \
+		/^##@/ { printf "\n%s\n", substr($$0, 5) } \
+		/^## / { doc = substr($$0, 4) } \
+		/^[A-Z_]+ \?=/ { name = $$1; sub(/ .*/, "", name); value = $$0; sub(/^[A-Z_]+ \?= ?/, "", value); \
+			printf "  %-15s %s\n  %15s (default: %s)\n", name, doc, "", value } \
+		/^[a-z0-9 %-]+:.*## / { printf "  %-15s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))

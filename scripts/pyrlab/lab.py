@@ -1,0 +1,256 @@
+"""Start, stop and describe a lab container: what `make pylab` and `make rlab` run.
+
+Standard library only, so it runs with the host's python3 before any tool is installed.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import secrets
+import shlex
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME = "/home/jovyan"
+WORK_DIR = f"{HOME}/work"
+CONFIG_DIR = f"{HOME}/.pyrlab"
+JUPYTER_PORT = 8888
+LABEL = "pyrlab.lab"
+
+
+class LabError(Exception):
+    """A lab cannot start or stop; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Publish:
+    """A container port published on the host, and the Make variable that sets the host port."""
+
+    variable: str
+    host_port: int
+    container_port: int
+
+    @classmethod
+    def parse(cls, text: str) -> Publish:
+        """VARIABLE=HOST:CONTAINER, e.g. PYPORT=8888:8888."""
+        try:
+            variable, ports = text.split("=", 1)
+            host, container = ports.split(":", 1)
+            return cls(variable, int(host), int(container))
+        except ValueError:
+            raise LabError(f"bad port setting {text!r}: the ports must be numbers, e.g. PYPORT=8888") from None
+
+
+@dataclass(frozen=True)
+class LabSpec:
+    """Everything `make pylab` or `make rlab` passes in."""
+
+    lab: str
+    image: str
+    bind: str
+    publish: list[Publish]
+    notebooks: Path
+    config: Path
+    cli: str
+    docker_args: list[str]
+
+    @property
+    def jupyter(self) -> Publish:
+        return next(publish for publish in self.publish if publish.container_port == JUPYTER_PORT)
+
+    @property
+    def name(self) -> str:
+        return container_name(self.lab, self.jupyter.host_port)
+
+    @property
+    def token_file(self) -> Path:
+        return self.config / f"{self.lab}.token"
+
+    @property
+    def url_host(self) -> str:
+        """Where this host reaches the published port."""
+        return "127.0.0.1" if self.bind in ("0.0.0.0", "") else self.bind  # noqa: S104 - a comparison
+
+
+def container_name(lab: str, port: int) -> str:
+    """The name says which lab and which port: pylab-8888."""
+    return f"{lab}-{port}"
+
+
+def run_cli(cli: str, *args: str) -> str:
+    """Run the container CLI; a failure raises LabError with its own message."""
+    result = subprocess.run([cli, *args], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise LabError(f"`{cli} {shlex.join(args)}` failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def container_state(cli: str, name: str) -> str | None:
+    """'running', 'exited', … or None when no such container exists."""
+    result = subprocess.run(
+        [cli, "container", "inspect", "--format", "{{.State.Status}}", name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def check_port_free(bind: str, publish: Publish) -> None:
+    """Fail with the variable to change when something on the host holds the port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((bind or "0.0.0.0", publish.host_port))  # noqa: S104 - the user's BIND_ADDRESS
+        except OSError as error:
+            if error.errno != errno.EADDRINUSE:
+                raise LabError(
+                    f"cannot use {bind}:{publish.host_port} ({error.strerror}); check BIND_ADDRESS"
+                ) from error
+            raise LabError(
+                f"port {publish.host_port} on {bind} is already in use ({publish.variable}={publish.host_port}). "
+                f"Stop what listens there (`make status` shows labs), or choose another port: "
+                f"`make ... {publish.variable}={publish.host_port + 1}`"
+            ) from None
+
+
+def token_for(token_file: Path) -> str:
+    """The lab's token, created on first use in a file only its owner can read."""
+    if token_file.exists():
+        token = token_file.read_text(encoding="ascii").strip()
+        if token:
+            return token
+    token = secrets.token_hex(24)
+    descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(token + "\n")
+    return token
+
+
+def prepare_config_dir(config: Path) -> None:
+    """The configuration directory (DOCKER) is created private; it must be writable."""
+    if not config.exists():
+        config.mkdir(mode=0o700, parents=True)
+    if not config.is_dir():
+        raise LabError(f"DOCKER={config} is not a directory: set DOCKER to a directory for pyrlab's configuration")
+    if not os.access(config, os.W_OK | os.X_OK):
+        raise LabError(
+            f"DOCKER={config} is not writable by you: "
+            f"`sudo chown -R $(id -u):$(id -g) {config}` or set DOCKER elsewhere"
+        )
+
+
+def wait_until_ready(spec: LabSpec, token: str, timeout: float) -> None:
+    """Poll the Jupyter API through the published port until it answers with the token."""
+    url = f"http://{spec.url_host}:{spec.jupyter.host_port}/api/status"
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - always http to the lab
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass  # not listening yet: poll again below
+        state = container_state(spec.cli, spec.name)
+        if state != "running":
+            logs = subprocess.run([spec.cli, "logs", "--tail", "40", spec.name], capture_output=True, text=True)
+            raise LabError(
+                f"{spec.name} stopped while starting (state: {state}). Its last lines:\n{logs.stdout}{logs.stderr}"
+            )
+        time.sleep(0.2)
+    raise LabError(f"Jupyter in {spec.name} did not answer on {url} within {timeout:.0f} s: see `make {spec.lab}-logs`")
+
+
+def notebook_ids(notebooks: Path) -> tuple[int, int]:
+    """The ids the notebook user takes: yours, so that what you save is yours.
+
+    Run as root (or with sudo), it takes the owner of NOTEBOOKS instead; only a folder that root
+    owns makes the notebook user root.
+    """
+    if os.getuid() != 0:
+        return os.getuid(), os.getgid()
+    owner = notebooks.stat()
+    return owner.st_uid, owner.st_gid
+
+
+def docker_run_args(spec: LabSpec) -> list[str]:
+    """The `docker run` arguments: loopback ports, the notebook user's ids, the two mounts."""
+    uid, gid = notebook_ids(spec.notebooks)
+    args = [
+        "run", "--detach", "--name", spec.name, "--label", f"{LABEL}={spec.lab}",
+        # Start as root only to give the notebook user the host user's ids; the start
+        # script then drops to that user before anything else runs.
+        "--user", "root",
+        "--env", f"NB_UID={uid}", "--env", f"NB_GID={gid}",
+        "--env", f"JUPYTER_TOKEN_FILE={CONFIG_DIR}/{spec.token_file.name}",
+        "--volume", f"{spec.notebooks}:{WORK_DIR}", "--volume", f"{spec.config}:{CONFIG_DIR}",
+        "--workdir", WORK_DIR,
+    ]  # fmt: skip
+    for publish in spec.publish:
+        args += ["--publish", f"{spec.bind}:{publish.host_port}:{publish.container_port}"]
+    return [*args, *spec.docker_args, spec.image]
+
+
+def start(spec: LabSpec, timeout: float = 120.0) -> str:
+    """Start the lab and return the URL to open."""
+    if shutil.which(spec.cli) is None:
+        raise LabError(f"CONTAINER_CLI={spec.cli} is not on PATH: install Docker, or set CONTAINER_CLI")
+    if subprocess.run([spec.cli, "image", "inspect", spec.image], capture_output=True, check=False).returncode != 0:
+        raise LabError(f"image {spec.image} does not exist: run `make build` first")
+    state = container_state(spec.cli, spec.name)
+    if state == "running":
+        raise LabError(f"{spec.name} is already running: `make status` shows its URL, `make {spec.lab}-stop` stops it")
+    if state is not None:
+        run_cli(spec.cli, "rm", spec.name)  # a stopped lab of the same name: replace it
+    if not spec.notebooks.is_dir():
+        raise LabError(
+            f"NOTEBOOKS={spec.notebooks} does not exist: create it (`mkdir -p {spec.notebooks}`) "
+            f"or point NOTEBOOKS at your notebooks"
+        )
+    prepare_config_dir(spec.config)
+    for publish in spec.publish:
+        check_port_free(spec.bind, publish)
+    token = token_for(spec.token_file)
+    if notebook_ids(spec.notebooks)[0] == 0:
+        print(
+            f"note: NOTEBOOKS={spec.notebooks} belongs to root, so Jupyter runs as root in the container; "
+            f"`chown` the folder to a user to run as that user",
+            file=sys.stderr,
+        )
+    run_cli(spec.cli, *docker_run_args(spec))
+    wait_until_ready(spec, token, timeout)
+    return f"http://{spec.url_host}:{spec.jupyter.host_port}/lab?token={token}"
+
+
+def stop(cli: str, name: str) -> bool:
+    """Stop and remove a lab container; False when there was none."""
+    if container_state(cli, name) is None:
+        return False
+    run_cli(cli, "rm", "--force", name)
+    return True
+
+
+def status(cli: str, config: Path) -> list[str]:
+    """One line per lab container: name, state, and the URL when its token is at hand."""
+    output = run_cli(cli, "ps", "--all", "--filter", f"label={LABEL}", "--format", "{{json .}}")
+    lines = []
+    for row in filter(None, output.splitlines()):
+        container = json.loads(row)
+        name, lab = container["Names"], container["Labels"].split(f"{LABEL}=", 1)[-1].split(",", 1)[0]
+        line = f"{name}\t{container['State']}\t{container['Ports']}"
+        token_file = config / f"{lab}.token"
+        port = name.rsplit("-", 1)[-1]
+        if container["State"] == "running" and token_file.is_file():
+            line += f"\thttp://127.0.0.1:{port}/lab?token={token_file.read_text(encoding='ascii').strip()}"
+        lines.append(line)
+    return lines

@@ -1,0 +1,187 @@
+"""Read and check the four package lists: one entry a line, `#` starts a comment.
+
+Every problem is collected before anything is reported, so a user fixes a list in one pass.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+DEBIAN_LISTS = ("base_debs.txt", "r_debs.txt")
+PYTHON_LIST = "requirements.txt"
+R_LIST = "r_packages.txt"
+ALL_LISTS = ("base_debs.txt", PYTHON_LIST, "r_debs.txt", R_LIST)
+
+# Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters,
+# starting with a letter or digit.
+DEBIAN_NAME = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
+# R's own rule ("Writing R Extensions" 1.1.1): letters, digits and dots, starting with a letter,
+# not ending with a dot, at least two characters.
+R_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]$")
+# Shipped with R itself (r-base-core): they need no entry and have no r-cran-* package.
+R_BASE_PACKAGES = frozenset(
+    {
+        "base", "compiler", "datasets", "graphics", "grDevices", "grid", "methods",
+        "parallel", "splines", "stats", "stats4", "tcltk", "tools", "utils",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One package named on one line of a list."""
+
+    path: Path
+    line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something wrong with one line of a list, and what to do about it."""
+
+    path: Path
+    line: int
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.message}\n    fix: {self.fix}"
+
+
+class ListError(Exception):
+    """One or more problems in the package lists."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(problem) for problem in problems))
+
+
+def read_entries(path: Path) -> list[Entry]:
+    """The entries of a list, without comments and blank lines."""
+    if not path.is_file():
+        raise ListError([Problem(path, 0, "the list does not exist", f"create {path.name} (it may be empty)")])
+    entries = []
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = raw.split("#", 1)[0].strip()
+        if text:
+            entries.append(Entry(path, number, text))
+    return entries
+
+
+def _duplicates(keyed: Iterable[tuple[Entry, str]]) -> list[Problem]:
+    """Entries whose key (a normalised name) an earlier line already has."""
+    first_line: dict[str, int] = {}
+    problems = []
+    for entry, name in keyed:
+        if name in first_line:
+            problems.append(
+                Problem(
+                    entry.path,
+                    entry.line,
+                    f"{entry.text!r} is already listed on line {first_line[name]}",
+                    "keep one of the two lines",
+                )
+            )
+        else:
+            first_line[name] = entry.line
+    return problems
+
+
+def check_debian_list(entries: list[Entry]) -> list[Problem]:
+    """Debian package names, one a line."""
+    problems = []
+    for entry in entries:
+        if not DEBIAN_NAME.match(entry.text):
+            lowered = entry.text.lower()
+            fix = (
+                f"write it as {lowered!r}: Debian package names are lower case"
+                if DEBIAN_NAME.match(lowered)
+                else "one Debian package name a line (letters a-z, digits, + - .), e.g. 'libxml2-dev'"
+            )
+            problems.append(Problem(entry.path, entry.line, f"{entry.text!r} is not a Debian package name", fix))
+    return problems + _duplicates((entry, entry.text) for entry in entries)
+
+
+def check_python_list(entries: list[Entry]) -> list[Problem]:
+    """PEP 508 requirements; the same project twice is an error even with other extras."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    problems = []
+    valid = []
+    for entry in entries:
+        if entry.text.startswith("-"):
+            problems.append(
+                Problem(
+                    entry.path,
+                    entry.line,
+                    f"pip option {entry.text!r} is not supported in {PYTHON_LIST}",
+                    "list only requirements such as 'pandas>=2.2'; set PIPPROXY in the Makefile for another index",
+                )
+            )
+            continue
+        try:
+            requirement = Requirement(entry.text)
+        except InvalidRequirement as error:
+            problems.append(
+                Problem(
+                    entry.path,
+                    entry.line,
+                    f"{entry.text!r} is not a valid requirement ({error})",
+                    "write a name with an optional version, e.g. 'numpy' or 'pandas>=2.2,<3'",
+                )
+            )
+            continue
+        valid.append((entry, canonicalize_name(requirement.name)))
+    return problems + _duplicates(valid)
+
+
+def check_r_list(entries: list[Entry]) -> list[Problem]:
+    """R package names; R's own packages are reported because they need no line."""
+    problems = []
+    for entry in entries:
+        if entry.text in R_BASE_PACKAGES:
+            problems.append(
+                Problem(
+                    entry.path,
+                    entry.line,
+                    f"{entry.text!r} is part of R itself",
+                    "remove the line: it is always installed",
+                )
+            )
+        elif not R_NAME.match(entry.text):
+            problems.append(
+                Problem(
+                    entry.path,
+                    entry.line,
+                    f"{entry.text!r} is not an R package name",
+                    "one R package name a line, as in library(): letters, digits and dots, e.g. 'data.table'",
+                )
+            )
+    return problems + _duplicates((entry, entry.text.lower()) for entry in entries)
+
+
+CHECKS: dict[str, Callable[[list[Entry]], list[Problem]]] = {
+    "base_debs.txt": check_debian_list,
+    "r_debs.txt": check_debian_list,
+    PYTHON_LIST: check_python_list,
+    R_LIST: check_r_list,
+}
+
+
+def check_lists(root: Path, names: Iterable[str] = ALL_LISTS) -> None:
+    """Check the named lists in root; raise ListError with every problem found."""
+    problems: list[Problem] = []
+    for name in names:
+        try:
+            entries = read_entries(root / name)
+        except ListError as error:
+            problems.extend(error.problems)
+            continue
+        problems.extend(CHECKS[name](entries))
+    if problems:
+        raise ListError(problems)

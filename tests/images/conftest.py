@@ -1,0 +1,76 @@
+"""Fixtures for the image tests: a real container of the image under test, its Jupyter server,
+and a testinfra host inside it.
+
+`make test-IMAGE` runs the test folders of IMAGE and of every image it is built on (the chain in
+the Makefile), so a child image passes its parents' tests too.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import pytest
+import testinfra
+
+from imagelab import KERNEL_CLIENT, CellResult, Lab, host_ports, wait_for_jupyter
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--image", required=True, help="reference of the image under test, e.g. pylab:latest")
+    parser.addoption("--ca-certs", default="", help="the CA_CERTS bundle the image was built with, if any")
+
+
+@pytest.fixture(scope="session")
+def image(pytestconfig: pytest.Config) -> str:
+    return str(pytestconfig.getoption("--image"))
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
+    return docker.from_env(version="auto")
+
+
+@pytest.fixture(scope="session")
+def lab(docker_client: Any, image: str) -> Iterator[Lab]:
+    """The image's default command (Jupyter), every exposed port published on 127.0.0.1."""
+    token = secrets.token_hex(24)
+    exposed = docker_client.images.get(image).attrs["Config"].get("ExposedPorts") or {}
+    container = docker_client.containers.run(
+        image,
+        detach=True,
+        environment={"JUPYTER_TOKEN": token},
+        ports={port: ("127.0.0.1", None) for port in exposed},
+        labels={"pyrlab.test": "images"},
+    )
+    try:
+        running = Lab(container, token, host_ports(container))
+        wait_for_jupyter(container, running.url, token)
+        yield running
+    finally:
+        container.remove(force=True)
+
+
+@pytest.fixture(scope="session")
+def host(lab: Lab) -> Any:
+    """testinfra inside the running lab, as the image's user."""
+    return testinfra.get_host(f"docker://{lab.container.id}")
+
+
+@pytest.fixture(scope="session")
+def run_cell(lab: Lab) -> Callable[[str, str], CellResult]:
+    """Execute code in a fresh kernel of the given name through the lab's Jupyter API."""
+
+    def run(kernel: str, code: str) -> CellResult:
+        exit_code, output = lab.container.exec_run(
+            ["python", "-c", KERNEL_CLIENT, "8888", lab.token, kernel, code], user="jovyan"
+        )
+        text = output.decode(errors="replace")
+        assert exit_code == 0, text
+        result = json.loads(text.strip().splitlines()[-1])
+        return CellResult(result["status"], result["output"])
+
+    return run

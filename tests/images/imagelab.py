@@ -1,0 +1,65 @@
+"""What the image tests share: the running lab, a cell's result, and running a one-off container."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+KERNEL_CLIENT = (Path(__file__).parent / "kernel_client.py").read_text(encoding="utf-8")
+REPO = Path(__file__).parents[2]
+
+
+@dataclass(frozen=True)
+class Lab:
+    """A running container of the image under test, with Jupyter answering on the host."""
+
+    container: Any
+    token: str
+    ports: dict[int, int]  # container port -> host port on 127.0.0.1
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports[8888]}"
+
+
+@dataclass(frozen=True)
+class CellResult:
+    status: str
+    output: str
+
+
+def host_ports(container: Any) -> dict[int, int]:
+    container.reload()
+    bindings = container.attrs["NetworkSettings"]["Ports"]
+    return {int(port.split("/")[0]): int(bound[0]["HostPort"]) for port, bound in bindings.items() if bound}
+
+
+def wait_for_jupyter(container: Any, url: str, token: str, timeout: float = 90) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/api/status", headers={"Authorization": f"token {token}"}, timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass  # not listening yet
+        container.reload()
+        if container.status != "running":
+            break
+        time.sleep(0.3)
+    raise AssertionError(f"Jupyter did not answer at {url}:\n{container.logs().decode(errors='replace')}")
+
+
+def run_once(docker_client: Any, image: str, command: list[str], **options: Any) -> str:
+    """Run a command in a new container through the image's entry point; return its output."""
+    container = docker_client.containers.run(image, command, detach=True, labels={"pyrlab.test": "images"}, **options)
+    try:
+        result = container.wait(timeout=120)
+        output = container.logs().decode(errors="replace")
+        assert result["StatusCode"] == 0, output
+        return str(output)
+    finally:
+        container.remove(force=True)

@@ -1,0 +1,75 @@
+"""Run one cell through a Jupyter server's own API: REST to start a kernel, its websocket to execute.
+
+The tests run this inside the container with the image's Python, against the server there, so it
+needs only what every pyrlab image has (tornado comes with jupyter_server).
+Usage: python kernel_client.py PORT TOKEN KERNEL_NAME CODE; prints {"status": ..., "output": ...}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+from tornado.websocket import websocket_connect
+
+
+def execute_request(code: str) -> tuple[str, dict[str, Any]]:
+    msg_id = uuid.uuid4().hex
+    header = {
+        "msg_id": msg_id,
+        "msg_type": "execute_request",
+        "username": "pyrlab-test",
+        "session": uuid.uuid4().hex,
+        "version": "5.3",
+        "date": "",
+    }
+    content = {"code": code, "silent": False, "store_history": False, "user_expressions": {}, "allow_stdin": False}
+    return msg_id, {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
+
+
+async def run_cell(port: str, token: str, kernel_name: str, code: str) -> dict[str, str]:
+    base = f"127.0.0.1:{port}"
+    headers = {"Authorization": f"token {token}"}
+    http = AsyncHTTPClient()
+    reply = await http.fetch(
+        f"http://{base}/api/kernels", method="POST", headers=headers, body=json.dumps({"name": kernel_name})
+    )
+    kernel_id = json.loads(reply.body)["id"]
+    try:
+        socket = await websocket_connect(HTTPRequest(f"ws://{base}/api/kernels/{kernel_id}/channels", headers=headers))
+        msg_id, request = execute_request(code)
+        await socket.write_message(json.dumps(request))
+        output: list[str] = []
+        status = ""
+        idle = False
+        while not (status and idle):
+            raw = await socket.read_message()
+            if raw is None:
+                raise RuntimeError("the kernel's websocket closed before the cell finished")
+            message = json.loads(raw)
+            if message.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, content = message["msg_type"], message["content"]
+            if kind == "stream":
+                output.append(content["text"])
+            elif kind in ("execute_result", "display_data"):
+                output.append(content["data"].get("text/plain", ""))
+            elif kind == "error":
+                output.append("\n".join(content["traceback"]))
+            elif kind == "execute_reply":
+                status = content["status"]
+            elif kind == "status" and content["execution_state"] == "idle":
+                idle = True
+        socket.close()
+        return {"status": status, "output": "".join(output)}
+    finally:
+        await http.fetch(f"http://{base}/api/kernels/{kernel_id}", method="DELETE", headers=headers)
+
+
+if __name__ == "__main__":
+    result = asyncio.run(asyncio.wait_for(run_cell(*sys.argv[1:5]), timeout=120))
+    print(json.dumps(result))

@@ -1,0 +1,31 @@
+"""Fixtures for the Makefile tests."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from makerun import REPO, SCRATCH_PREFIX
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Any:
+    return docker.from_env(version="auto")
+
+
+@pytest.fixture
+def scratch(tmp_path: Path, docker_client: Any) -> Iterator[Path]:
+    """A copy of the project whose images are named pyrlab-scratch/...; removed afterwards."""
+    copy = tmp_path / "pyrlab"
+    shutil.copytree(
+        REPO, copy, ignore=shutil.ignore_patterns(".git", ".venv", ".build", "*_cache", "__pycache__", "local.mk")
+    )
+    yield copy
+    for image in docker_client.images.list(name=f"{SCRATCH_PREFIX}*"):
+        for tag in image.tags:
+            docker_client.images.remove(tag)

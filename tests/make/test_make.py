@@ -1,0 +1,189 @@
+"""The Makefile end to end: rebuilds, `make pylab`/`make rlab`, and clear errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from makerun import free_port, make, scratch_make
+
+IMAGE_BUILD = re.compile(r"build --file (\S+)/Dockerfile")
+# The notebook user takes the caller's ids; run as root, those of the folder's owner.
+NOTEBOOKS_OWNER = (4321, 4322)
+
+
+@dataclass(frozen=True)
+class StartedLab:
+    name: str
+    url: str
+    token: str
+    port: int
+    notebooks: Path
+    config: Path
+
+
+def start_lab(lab: str, port_variables: list[str], tmp_path: Path) -> tuple[StartedLab, list[str]]:
+    notebooks, config = tmp_path / "notebooks", tmp_path / "config"
+    notebooks.mkdir()
+    if os.getuid() == 0:  # as CI runs: a user's folder, started with root's make
+        os.chown(notebooks, *NOTEBOOKS_OWNER)
+    ports = {variable: free_port() for variable in port_variables}
+    settings = [f"{variable}={port}" for variable, port in ports.items()] + [
+        f"NOTEBOOKS={notebooks}",
+        f"DOCKER={config}",
+    ]
+    started = make(lab, *settings)
+    assert started.returncode == 0, started.stdout + started.stderr
+    match = re.search(r"(http://127\.0\.0\.1:(\d+)/lab\?token=(\w+))", started.stdout)
+    assert match, started.stdout
+    port = int(match.group(2))
+    return StartedLab(f"{lab}-{port}", match.group(1), match.group(3), port, notebooks, config), settings
+
+
+@pytest.fixture(scope="module")
+def pylab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StartedLab, list[str]]]:
+    lab, settings = start_lab("pylab", ["PYPORT", "DTPORT", "TFPORT"], tmp_path_factory.mktemp("pylab"))
+    yield lab, settings
+    stopped = make("pylab-stop", *settings)
+    assert stopped.returncode == 0, stopped.stderr
+
+
+def test_nothing_changed_nothing_built() -> None:
+    result = make("build")
+    assert result.returncode == 0, result.stderr
+    assert IMAGE_BUILD.findall(result.stdout) == []
+    assert "mmdebstrap" not in result.stdout
+
+
+def test_pylab_url_opens_jupyter_with_its_token_only(pylab: tuple[StartedLab, list[str]]) -> None:
+    lab, _ = pylab
+    assert requests.get(lab.url, timeout=10).status_code == 200
+    api = f"http://127.0.0.1:{lab.port}/api/status"
+    assert requests.get(api, params={"token": lab.token}, timeout=5).status_code == 200
+    assert requests.get(api, timeout=5).status_code == 403
+
+
+def test_pylab_ports_are_bound_to_loopback_only(pylab: tuple[StartedLab, list[str]], docker_client: Any) -> None:
+    lab, _ = pylab
+    bindings = docker_client.containers.get(lab.name).attrs["HostConfig"]["PortBindings"]
+    assert set(bindings) == {"8888/tcp", "40000/tcp", "6006/tcp"}
+    assert {binding["HostIp"] for bound in bindings.values() for binding in bound} == {"127.0.0.1"}
+
+
+def test_token_is_in_a_private_file_not_in_docker_inspect(
+    pylab: tuple[StartedLab, list[str]], docker_client: Any
+) -> None:
+    lab, _ = pylab
+    token_file = lab.config / "pylab.token"
+    assert token_file.read_text().strip() == lab.token
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert lab.token not in json.dumps(docker_client.containers.get(lab.name).attrs)
+
+
+def test_notebooks_saved_in_jupyter_belong_to_the_host_user(pylab: tuple[StartedLab, list[str]]) -> None:
+    lab, _ = pylab
+    notebook = {"type": "notebook", "content": {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}}
+    saved = requests.put(
+        f"http://127.0.0.1:{lab.port}/api/contents/saved.ipynb",
+        json=notebook,
+        headers={"Authorization": f"token {lab.token}"},
+        timeout=10,
+    )
+    assert saved.status_code == 201, saved.text
+    created = (lab.notebooks / "saved.ipynb").stat()
+    expected = (os.getuid(), os.getgid()) if os.getuid() != 0 else NOTEBOOKS_OWNER
+    assert (created.st_uid, created.st_gid) == expected
+
+
+def test_status_shows_the_running_lab_and_its_url(pylab: tuple[StartedLab, list[str]]) -> None:
+    lab, settings = pylab
+    status = make("status", *settings)
+    assert status.returncode == 0, status.stderr
+    assert f"{lab.name}\trunning" in status.stdout
+    assert lab.url in status.stdout
+
+
+def test_starting_a_running_lab_again_is_a_clear_error(pylab: tuple[StartedLab, list[str]]) -> None:
+    lab, settings = pylab
+    again = make("pylab", *settings)
+    assert again.returncode != 0
+    assert f"{lab.name} is already running" in again.stderr
+
+
+def test_port_in_use_is_named_before_anything_starts(tmp_path: Path, docker_client: Any) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = make("rlab", f"RPORT={port}", f"NOTEBOOKS={tmp_path}", f"DOCKER={tmp_path / 'config'}")
+    assert result.returncode != 0
+    assert f"port {port} on 127.0.0.1 is already in use (RPORT={port})" in result.stderr
+    assert docker_client.containers.list(all=True, filters={"name": f"rlab-{port}"}) == []
+
+
+def test_missing_notebooks_folder_says_how_to_create_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-folder"
+    result = make("rlab", f"RPORT={free_port()}", f"NOTEBOOKS={missing}", f"DOCKER={tmp_path / 'config'}")
+    assert result.returncode != 0
+    assert f"NOTEBOOKS={missing} does not exist" in result.stderr
+    assert f"mkdir -p {missing}" in result.stderr
+
+
+def test_rlab_starts_with_r_and_python_kernels_and_stops(tmp_path: Path, docker_client: Any) -> None:
+    lab, settings = start_lab("rlab", ["RPORT"], tmp_path)
+    try:
+        specs = requests.get(f"http://127.0.0.1:{lab.port}/api/kernelspecs", params={"token": lab.token}, timeout=10)
+        assert {"ir", "python3"} <= set(specs.json()["kernelspecs"])
+    finally:
+        stopped = make("rlab-stop", *settings)
+    assert stopped.returncode == 0, stopped.stderr
+    assert docker_client.containers.list(all=True, filters={"name": lab.name}) == []
+
+
+def test_list_typo_stops_the_build_with_file_line_and_fix(scratch: Path, docker_client: Any) -> None:
+    pylab_before = docker_client.images.get("pylab:latest").id
+    requirements = scratch / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "pandas>=>2\n")
+    lines = len(requirements.read_text().splitlines())
+    result = scratch_make(scratch, "build")
+    assert result.returncode != 0
+    assert f"requirements.txt:{lines}: 'pandas>=>2' is not a valid requirement" in result.stderr
+    assert "fix: " in result.stderr
+    assert IMAGE_BUILD.findall(result.stdout) == []
+    assert docker_client.images.get("pylab:latest").id == pylab_before
+
+
+def test_unknown_r_package_is_named_and_the_old_image_stays(scratch: Path, docker_client: Any) -> None:
+    built = scratch_make(scratch, "build-rlab")
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr
+    rlab_before = docker_client.images.get("pyrlab-scratch/rlab:latest").id
+    packages = scratch / "r_packages.txt"
+    packages.write_text(packages.read_text() + "ggplot\nnosuchpackage\n")
+    lines = len(packages.read_text().splitlines())
+    failed = scratch_make(scratch, "build-rlab")
+    assert failed.returncode != 0
+    output = failed.stdout + failed.stderr
+    assert f"r_packages.txt:{lines - 1}: 'ggplot' has no Debian package" in output
+    assert "did you mean ggplot2" in output
+    assert f"r_packages.txt:{lines}: 'nosuchpackage' has no Debian package" in output
+    assert docker_client.images.get("pyrlab-scratch/rlab:latest").id == rlab_before
+
+
+def test_editing_requirements_rebuilds_only_pylab(scratch: Path) -> None:
+    built = scratch_make(scratch, "build")
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr
+    requirements = scratch / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "six\n")
+    rebuilt = scratch_make(scratch, "build")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:] + rebuilt.stderr
+    assert IMAGE_BUILD.findall(rebuilt.stdout) == ["pylab"]

@@ -1,0 +1,117 @@
+"""The lab runner's checks and arguments, without Docker."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+
+from pyrlab import lab
+
+
+def spec(tmp_path: Path, **changes: object) -> lab.LabSpec:
+    values: dict[str, object] = {
+        "lab": "pylab",
+        "image": "pylab:latest",
+        "bind": "127.0.0.1",
+        "publish": [lab.Publish("PYPORT", 8888, 8888), lab.Publish("DTPORT", 40000, 40000)],
+        "notebooks": tmp_path / "notebooks",
+        "config": tmp_path / "config",
+        "cli": "docker",
+        "docker_args": ["--gpus", "all"],
+    }
+    values.update(changes)
+    return lab.LabSpec(**values)  # type: ignore[arg-type]
+
+
+def test_publish_parse() -> None:
+    assert lab.Publish.parse("PYPORT=8890:8888") == lab.Publish("PYPORT", 8890, 8888)
+
+
+def test_publish_parse_names_a_bad_port() -> None:
+    with pytest.raises(lab.LabError, match="PYPORT=88a8"):
+        lab.Publish.parse("PYPORT=88a8:8888")
+
+
+def test_name_has_the_lab_and_its_port(tmp_path: Path) -> None:
+    assert spec(tmp_path).name == "pylab-8888"
+
+
+def test_port_in_use_names_the_variable_and_a_free_choice() -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        with pytest.raises(lab.LabError) as raised:
+            lab.check_port_free("127.0.0.1", lab.Publish("RPORT", port, 8888))
+    message = str(raised.value)
+    assert f"port {port} on 127.0.0.1 is already in use (RPORT={port})" in message
+    assert f"RPORT={port + 1}" in message
+
+
+def test_free_port_passes() -> None:
+    with socket.socket() as finder:
+        finder.bind(("127.0.0.1", 0))
+        port = finder.getsockname()[1]
+    lab.check_port_free("127.0.0.1", lab.Publish("PYPORT", port, 8888))
+
+
+def test_token_file_is_private_and_reused(tmp_path: Path) -> None:
+    token_file = tmp_path / "pylab.token"
+    token = lab.token_for(token_file)
+    assert len(token) == 48
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert lab.token_for(token_file) == token
+
+
+def test_config_dir_is_created_private(tmp_path: Path) -> None:
+    config = tmp_path / "docker"
+    lab.prepare_config_dir(config)
+    assert stat.S_IMODE(config.stat().st_mode) == 0o700
+
+
+def test_config_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "docker"
+    config.write_text("")
+    with pytest.raises(lab.LabError, match="is not a directory"):
+        lab.prepare_config_dir(config)
+
+
+def test_run_arguments_publish_on_the_bind_address_only(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    args = lab.docker_run_args(spec(tmp_path))
+    published = [args[index + 1] for index, arg in enumerate(args) if arg == "--publish"]
+    assert published == ["127.0.0.1:8888:8888", "127.0.0.1:40000:40000"]
+
+
+def test_run_arguments_pass_the_token_as_a_file_not_a_value(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    args = lab.docker_run_args(spec(tmp_path))
+    assert "JUPYTER_TOKEN_FILE=/home/jovyan/.pyrlab/pylab.token" in args
+    assert not any(arg.startswith("JUPYTER_TOKEN=") for arg in args)
+
+
+def test_notebook_user_takes_the_callers_ids_or_roots_folder_owner(tmp_path: Path) -> None:
+    """As root, the ids of the NOTEBOOKS owner (here the test's own folder: root's as CI runs)."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    owner = notebooks.stat()
+    expected = (os.getuid(), os.getgid()) if os.getuid() != 0 else (owner.st_uid, owner.st_gid)
+    assert lab.notebook_ids(notebooks) == expected
+
+
+def test_run_arguments_map_the_ids_and_end_with_extra_args_and_image(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    uid, gid = lab.notebook_ids(tmp_path / "notebooks")
+    args = lab.docker_run_args(spec(tmp_path))
+    assert f"NB_UID={uid}" in args
+    assert f"NB_GID={gid}" in args
+    assert args[-3:] == ["--gpus", "all", "pylab:latest"]
+
+
+def test_missing_cli_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(lab.LabError, match="CONTAINER_CLI=no-such-cli is not on PATH"):
+        lab.start(spec(tmp_path, cli="no-such-cli"))

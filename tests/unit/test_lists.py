@@ -1,0 +1,119 @@
+"""Each validation rule of the package lists, on small fixture lists."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pyrlab import lists
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_comments_and_blank_lines_are_not_entries(tmp_path: Path) -> None:
+    path = write(tmp_path, "base_debs.txt", "# a comment\n\ngit  # version control\n  curl\n")
+    entries = lists.read_entries(path)
+    assert [(entry.line, entry.text) for entry in entries] == [(3, "git"), (4, "curl")]
+
+
+def test_missing_list_names_the_file_and_the_fix(tmp_path: Path) -> None:
+    with pytest.raises(lists.ListError) as raised:
+        lists.read_entries(tmp_path / "r_debs.txt")
+    assert "r_debs.txt" in str(raised.value)
+    assert "create r_debs.txt" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("line", "fix"),
+    [("Git", "write it as 'git'"), ("lib xml2", "one Debian package name a line"), ("g", "one Debian package name")],
+)
+def test_bad_debian_name(tmp_path: Path, line: str, fix: str) -> None:
+    path = write(tmp_path, "base_debs.txt", f"curl\n{line}\n")
+    problems = lists.check_debian_list(lists.read_entries(path))
+    assert len(problems) == 1
+    assert problems[0].line == 2
+    assert fix in problems[0].fix
+
+
+def test_debian_duplicate_names_both_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, "r_debs.txt", "pandoc\ncurl\npandoc\n")
+    (problem,) = lists.check_debian_list(lists.read_entries(path))
+    assert (problem.line, problem.message) == (3, "'pandoc' is already listed on line 1")
+
+
+def test_valid_requirements_pass(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "requirements.txt", "numpy\npandas>=2.2,<3\njax[cpu]==0.4.30\nrequests; python_version>'3.8'\n"
+    )
+    assert lists.check_python_list(lists.read_entries(path)) == []
+
+
+def test_invalid_requirement(tmp_path: Path) -> None:
+    path = write(tmp_path, "requirements.txt", "numpy\npandas>=>2\n")
+    (problem,) = lists.check_python_list(lists.read_entries(path))
+    assert problem.line == 2
+    assert "not a valid requirement" in problem.message
+
+
+def test_pip_options_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, "requirements.txt", "--index-url https://example.invalid/simple\n")
+    (problem,) = lists.check_python_list(lists.read_entries(path))
+    assert "PIPPROXY" in problem.fix
+
+
+def test_same_project_twice_under_other_spellings(tmp_path: Path) -> None:
+    path = write(tmp_path, "requirements.txt", "scikit-learn\nScikit_Learn>=1.5\n")
+    (problem,) = lists.check_python_list(lists.read_entries(path))
+    assert problem.line == 2
+    assert "line 1" in problem.message
+
+
+def test_r_base_package_is_reported(tmp_path: Path) -> None:
+    path = write(tmp_path, "r_packages.txt", "ggplot2\nstats\n")
+    (problem,) = lists.check_r_list(lists.read_entries(path))
+    assert (problem.line, problem.fix) == (2, "remove the line: it is always installed")
+
+
+@pytest.mark.parametrize("name", ["data.table", "R6", "ggplot2"])
+def test_valid_r_names(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path, "r_packages.txt", f"{name}\n")
+    assert lists.check_r_list(lists.read_entries(path)) == []
+
+
+@pytest.mark.parametrize("name", ["2fast", "data_table", "ends.", "x"])
+def test_invalid_r_names(tmp_path: Path, name: str) -> None:
+    path = write(tmp_path, "r_packages.txt", f"{name}\n")
+    (problem,) = lists.check_r_list(lists.read_entries(path))
+    assert "is not an R package name" in problem.message
+
+
+def test_r_duplicates_ignore_case(tmp_path: Path) -> None:
+    path = write(tmp_path, "r_packages.txt", "Matrix\nmatrix\n")
+    (problem,) = lists.check_r_list(lists.read_entries(path))
+    assert problem.line == 2
+
+
+def test_check_lists_reports_every_problem_with_file_and_line(tmp_path: Path) -> None:
+    write(tmp_path, "base_debs.txt", "Curl\n")
+    write(tmp_path, "requirements.txt", "numpy\nnumpy\n")
+    write(tmp_path, "r_debs.txt", "")
+    write(tmp_path, "r_packages.txt", "utils\n")
+    with pytest.raises(lists.ListError) as raised:
+        lists.check_lists(tmp_path)
+    text = str(raised.value)
+    assert [(problem.path.name, problem.line) for problem in raised.value.problems] == [
+        ("base_debs.txt", 1),
+        ("requirements.txt", 2),
+        ("r_packages.txt", 1),
+    ]
+    assert f"{tmp_path / 'base_debs.txt'}:1: 'Curl' is not a Debian package name" in text
+    assert "fix: " in text
+
+
+def test_the_project_lists_are_valid() -> None:
+    lists.check_lists(Path(__file__).parents[2])
