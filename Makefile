@@ -115,16 +115,19 @@ rootfs: ## build $(ROOTFS_IMAGE) anew from the Debian archive with mmdebstrap (a
 # suites in its sources. An apt proxy is used for the download and removed from the result.
 # An existing $(ROOTFS_IMAGE) is adopted (its cached layers stay valid) unless `make rootfs` asks anew.
 $(BUILD)/rootfs.id: $$(call stale,rootfs) | preflight $(BUILD)
-	@if [[ -z '$(REBUILD_ROOTFS)' ]] && $(CONTAINER_CLI) image inspect --format '{{.Id}}' $(ROOTFS_IMAGE) > $@ 2>/dev/null; then \
-		echo "using the existing $(ROOTFS_IMAGE) (make rootfs builds it anew)"; exit 0; fi
-	@command -v mmdebstrap >/dev/null || { echo "error: mmdebstrap is not installed: apt-get install mmdebstrap (Debian/Ubuntu), or use BASE=python" >&2; exit 1; }
-	mmdebstrap --variant=minbase --include=ca-certificates,python3,python3-venv \
-		$(if $(APTPROXY),--aptopt='Acquire::http::Proxy "$(APTPROXY)"' --customize-hook='rm -f "$$1/etc/apt/apt.conf.d/99mmdebstrap"') \
-		$(DEBIAN_SUITE) - \
-		"deb $(DEBIAN_MIRROR) $(DEBIAN_SUITE) main" \
-		"deb $(DEBIAN_MIRROR) $(DEBIAN_SUITE)-updates main" \
-		"deb $(DEBIAN_SECURITY_MIRROR) $(DEBIAN_SUITE)-security main" \
-		| $(CONTAINER_CLI) import --change 'ENV LANG=C.UTF-8' - $(ROOTFS_IMAGE) > $@
+	if [[ -z '$(REBUILD_ROOTFS)' ]] && $(CONTAINER_CLI) image inspect --format '{{.Id}}' $(ROOTFS_IMAGE) > $@ 2>/dev/null; then \
+		echo "using the existing $(ROOTFS_IMAGE) (make rootfs builds it anew)"; \
+	elif ! command -v mmdebstrap >/dev/null; then \
+		echo "error: mmdebstrap is not installed: apt-get install mmdebstrap (Debian/Ubuntu), or use BASE=python" >&2; exit 1; \
+	else \
+		mmdebstrap --variant=minbase --include=ca-certificates,python3,python3-venv \
+			$(if $(APTPROXY),--aptopt='Acquire::http::Proxy "$(APTPROXY)"' --customize-hook='rm -f "$$1/etc/apt/apt.conf.d/99mmdebstrap"') \
+			$(DEBIAN_SUITE) - \
+			"deb $(DEBIAN_MIRROR) $(DEBIAN_SUITE) main" \
+			"deb $(DEBIAN_MIRROR) $(DEBIAN_SUITE)-updates main" \
+			"deb $(DEBIAN_SECURITY_MIRROR) $(DEBIAN_SUITE)-security main" \
+			| $(CONTAINER_CLI) import --change 'ENV LANG=C.UTF-8' - $(ROOTFS_IMAGE) > $@; \
+	fi
 
 # Run before any image or rootfs step: a bad list or setting stops the build before it starts.
 .PHONY: preflight
@@ -198,12 +201,19 @@ $(addprefix test-,$(IMAGES)): test-%: build-% $(TOOLS)
 test-make: build $(TOOLS) ## the Makefile itself: a no-op rebuild, `make pylab` and `make rlab` end to end
 	$(TOOLS_PY) -m pytest tests/make
 
+##@ Benchmark
+.PHONY: bench
+bench: $(TOOLS) ## measure builds, start and first cells against the targets, in a scratch copy (clears Docker's build cache)
+	$(TOOLS_PY) -m pyrlab.bench
+
 ##@ Housekeeping
-.PHONY: clean clean-rootfs chain help
-clean: ## remove pyrlab's images (every tag) and Docker's unused build cache; keeps the rootfs
-	$(foreach image,$(IMAGES),ids=$$($(CONTAINER_CLI) image ls --quiet $(IMAGE_PREFIX)$(image) | sort -u); \
-		if [[ -n $$ids ]]; then $(CONTAINER_CLI) image rm --force $$ids; fi;)
+.PHONY: clean clean-images clean-rootfs chain help
+clean: clean-images ## remove pyrlab's images (every tag) and Docker's unused build cache; keeps the rootfs
 	$(CONTAINER_CLI) builder prune --all --force
+# By name and tag, never by id: an image id can also carry names that are not pyrlab's.
+clean-images: ## remove pyrlab's images (every tag), not the build cache
+	$(foreach image,$(IMAGES),refs=$$($(CONTAINER_CLI) image ls --format '{{.Repository}}:{{.Tag}}' $(IMAGE_PREFIX)$(image)); \
+		if [[ -n $$refs ]]; then $(CONTAINER_CLI) image rm $$refs; fi;)
 	rm -f $(addprefix $(BUILD)/,$(addsuffix .id,$(IMAGES)))
 clean-rootfs: ## remove the image of `make rootfs`
 	if $(CONTAINER_CLI) image inspect $(ROOTFS_IMAGE) >/dev/null 2>&1; then $(CONTAINER_CLI) image rm $(ROOTFS_IMAGE); fi

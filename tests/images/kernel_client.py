@@ -2,7 +2,8 @@
 
 The tests run this inside the container with the image's Python, against the server there, so it
 needs only what every pyrlab image has (tornado comes with jupyter_server).
-Usage: python kernel_client.py PORT TOKEN KERNEL_NAME CODE; prints {"status": ..., "output": ...}.
+Usage: python kernel_client.py PORT TOKEN KERNEL_NAME CODE; prints {"status", "output", "seconds"},
+the seconds from asking for the kernel to the cell's reply.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 import uuid
 from typing import Any
 
@@ -31,7 +33,8 @@ def execute_request(code: str) -> tuple[str, dict[str, Any]]:
     return msg_id, {"header": header, "parent_header": {}, "metadata": {}, "content": content, "channel": "shell"}
 
 
-async def run_cell(port: str, token: str, kernel_name: str, code: str) -> dict[str, str]:
+async def run_cell(port: str, token: str, kernel_name: str, code: str) -> dict[str, str | float]:
+    started = time.monotonic()
     base = f"127.0.0.1:{port}"
     headers = {"Authorization": f"token {token}"}
     http = AsyncHTTPClient()
@@ -64,8 +67,9 @@ async def run_cell(port: str, token: str, kernel_name: str, code: str) -> dict[s
                 status = content["status"]
             elif kind == "status" and content["execution_state"] == "idle":
                 idle = True
+        seconds = time.monotonic() - started
         socket.close()
-        return {"status": status, "output": "".join(output)}
+        return {"status": status, "output": "".join(output), "seconds": seconds}
     finally:
         await http.fetch(f"http://{base}/api/kernels/{kernel_id}", method="DELETE", headers=headers)
 

@@ -28,4 +28,5 @@ def scratch(tmp_path: Path, docker_client: Any) -> Iterator[Path]:
     yield copy
     for image in docker_client.images.list(name=f"{SCRATCH_PREFIX}*"):
         for tag in image.tags:
-            docker_client.images.remove(tag)
+            if tag.startswith(SCRATCH_PREFIX):  # the same image also carries the project's own names
+                docker_client.images.remove(tag)

@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 import requests
 
-from makerun import free_port, make, scratch_make
+from makerun import REPO, SCRATCH_PREFIX, free_port, make, scratch_make
+from pyrlab.chain import read_chain
 
 IMAGE_BUILD = re.compile(r"build --file (\S+)/Dockerfile")
+IMAGES = [link.image for link in read_chain(REPO)]
 # The notebook user takes the caller's ids; run as root, those of the folder's owner.
 NOTEBOOKS_OWNER = (4321, 4322)
 
@@ -41,6 +43,7 @@ def start_lab(lab: str, port_variables: list[str], tmp_path: Path) -> tuple[Star
     settings = [f"{variable}={port}" for variable, port in ports.items()] + [
         f"NOTEBOOKS={notebooks}",
         f"DOCKER={config}",
+        "DOCKER_ARGS=--label pyrlab.test=make --env PYRLAB_TEST=1",
     ]
     started = make(lab, *settings)
     assert started.returncode == 0, started.stdout + started.stderr
@@ -71,6 +74,13 @@ def test_pylab_url_opens_jupyter_with_its_token_only(pylab: tuple[StartedLab, li
     api = f"http://127.0.0.1:{lab.port}/api/status"
     assert requests.get(api, params={"token": lab.token}, timeout=5).status_code == 200
     assert requests.get(api, timeout=5).status_code == 403
+
+
+def test_docker_args_reach_docker_run(pylab: tuple[StartedLab, list[str]], docker_client: Any) -> None:
+    lab, _ = pylab
+    container = docker_client.containers.get(lab.name)
+    assert container.labels["pyrlab.test"] == "make"
+    assert "PYRLAB_TEST=1" in container.attrs["Config"]["Env"]
 
 
 def test_pylab_ports_are_bound_to_loopback_only(pylab: tuple[StartedLab, list[str]], docker_client: Any) -> None:
@@ -179,6 +189,22 @@ def test_unknown_r_package_is_named_and_the_old_image_stays(scratch: Path, docke
     assert docker_client.images.get("pyrlab-scratch/rlab:latest").id == rlab_before
 
 
+def test_parallel_build_tags_and_removal(scratch: Path, docker_client: Any) -> None:
+    """`make -j2 build` builds the chain in order; each image is tagged latest and TAG."""
+    built = scratch_make(scratch, "-j2", "build", "TAG=scratch-tag")
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr
+    assert sorted(IMAGE_BUILD.findall(built.stdout)) == sorted(IMAGES)
+    for image in IMAGES:
+        latest = docker_client.images.get(f"{SCRATCH_PREFIX}{image}:latest")
+        assert f"{SCRATCH_PREFIX}{image}:scratch-tag" in latest.tags
+    project_images = {image: docker_client.images.get(f"{image}:latest").id for image in IMAGES}
+    removed = scratch_make(scratch, "clean-images")
+    assert removed.returncode == 0, removed.stderr
+    assert docker_client.images.list(name=f"{SCRATCH_PREFIX}*") == []
+    # The same image ids also carry the project's own names: those stay.
+    assert {image: docker_client.images.get(f"{image}:latest").id for image in IMAGES} == project_images
+
+
 def test_editing_requirements_rebuilds_only_pylab(scratch: Path) -> None:
     built = scratch_make(scratch, "build")
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr
@@ -187,3 +213,14 @@ def test_editing_requirements_rebuilds_only_pylab(scratch: Path) -> None:
     rebuilt = scratch_make(scratch, "build")
     assert rebuilt.returncode == 0, rebuilt.stdout[-3000:] + rebuilt.stderr
     assert IMAGE_BUILD.findall(rebuilt.stdout) == ["pylab"]
+
+
+def test_help_documents_every_target_and_variable() -> None:
+    makefile = (REPO / "Makefile").read_text()
+    variables = re.findall(r"^([A-Z_]+) \?=", makefile, flags=re.MULTILINE)
+    shown = make("help")
+    assert shown.returncode == 0, shown.stderr
+    for variable in variables:
+        assert re.search(rf"^  {variable} +\S", shown.stdout, flags=re.MULTILINE), variable
+    for target in ("build", "rootfs", "check", "pylab", "rlab", "stop", "status", "test", "clean"):
+        assert re.search(rf"^  {target} +\S", shown.stdout, flags=re.MULTILINE), target

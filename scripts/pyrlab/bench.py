@@ -1,0 +1,261 @@
+"""`make bench`: build and start performance of pyrlab, measured against its targets.
+
+Everything happens in a scratch copy of the project whose images are named pyrlab-bench/...,
+so your lists and images are never touched. The cold build clears Docker's build cache (as
+`make clean` does); the base image is kept. Needs the tools environment (docker SDK, requests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import docker
+
+from pyrlab.chain import read_chain
+
+PREFIX = "pyrlab-bench/"
+ADDED_PYTHON_PACKAGE = "tabulate"
+ADDED_R_PACKAGE = "praise"
+GB = 1e9
+PIP_WAY_DOCKERFILE = """\
+# The original pyrlab's way: one layer that reinstalls the whole list with pip, no cache.
+ARG PARENT_IMAGE
+FROM ${PARENT_IMAGE}
+COPY requirements.txt /tmp/requirements.txt
+RUN pip install --quiet --no-cache-dir --requirement /tmp/requirements.txt
+"""
+
+
+@dataclass
+class Figure:
+    """One measured figure: its runs, their median, and the target it is held to."""
+
+    name: str
+    unit: str
+    runs: list[float]
+    target: str = ""
+    met: bool | None = None
+    value: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.value = statistics.median(self.runs)
+
+
+class BenchError(Exception):
+    """A step of the benchmark failed; the message has its output."""
+
+
+def run(command: list[str], cwd: Path, environment: dict[str, str] | None = None) -> float:
+    """Run a command; return its wall time in seconds, raise BenchError with its output on failure."""
+    started = time.monotonic()
+    result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)
+    seconds = time.monotonic() - started
+    if result.returncode != 0:
+        raise BenchError(f"`{' '.join(command)}` failed:\n{result.stdout[-4000:]}{result.stderr[-4000:]}")
+    return seconds
+
+
+def make_runner(copy: Path, tools_venv: Path) -> Callable[..., float]:
+    """`make` in the scratch copy, with the bench's image prefix and the caller's settings."""
+    environment = dict(os.environ)
+    environment["MAKEFLAGS"] = " ".join(word for word in environment.get("MAKEFLAGS", "").split() if "=" in word)
+
+    def make(*args: str) -> float:
+        command = ["make", "--no-print-directory", f"IMAGE_PREFIX={PREFIX}", f"TOOLS_VENV={tools_venv}", *args]
+        return run(command, copy, environment)
+
+    return make
+
+
+@contextmanager
+def appended(path: Path, line: str) -> Iterator[None]:
+    """The list with one more line, restored afterwards."""
+    original = path.read_text(encoding="utf-8")
+    path.write_text(original + line + "\n", encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.write_text(original, encoding="utf-8")
+
+
+def free_port() -> int:
+    with socket.socket() as finder:
+        finder.bind(("127.0.0.1", 0))
+        return int(finder.getsockname()[1])
+
+
+def cold_builds(make: Callable[..., float], cli: str, copy: Path, images: list[str]) -> list[Figure]:
+    make("clean-images")
+    run([cli, "builder", "prune", "--all", "--force"], copy)
+    figures = [Figure(f"cold build: {image}", "s", [make(f"build-{image}")]) for image in images]
+    total = sum(figure.value for figure in figures)
+    figures.append(Figure("cold build: all four, default lists", "s", [total], "<= 300 s", total <= 300))
+    return figures
+
+
+def rebuild_after_adding(make: Callable[..., float], path: Path, package: str, runs: int) -> list[float]:
+    """`make build` after adding one package; each run then restores the list (from the cache)."""
+    times = []
+    for _ in range(runs):
+        with appended(path, package):
+            times.append(make("build"))
+        make("build")
+    return times
+
+
+def pip_way(cli: str, copy: Path, runs: int) -> list[float]:
+    """The same addition with one `pip install --no-cache-dir -r` layer on the same base."""
+    with tempfile.TemporaryDirectory(prefix="pyrlab-pip-way-") as folder:
+        context = Path(folder)
+        (context / "Dockerfile").write_text(PIP_WAY_DOCKERFILE, encoding="utf-8")
+        requirements = context / "requirements.txt"
+        shutil.copy(copy / "requirements.txt", requirements)
+        build = [cli, "build", "--quiet", "--build-arg", f"PARENT_IMAGE={PREFIX}pyrlab-base:latest"]
+        build += ["--tag", f"{PREFIX}pip-way:latest", "."]
+        environment = dict(os.environ, DOCKER_BUILDKIT="1")
+        run(build, context, environment)  # the list as it is, so that only the addition is measured
+        times = []
+        for _ in range(runs):
+            with appended(requirements, ADDED_PYTHON_PACKAGE):
+                times.append(run(build, context, environment))
+        return times
+
+
+def start_to_ready(make: Callable[..., float], cli: str, copy: Path, runs: int) -> tuple[list[float], list[float]]:
+    """`make pylab` until Jupyter answers with the token, and the floor beside it."""
+    notebooks, config = copy / "bench-notebooks", copy / "bench-config"
+    notebooks.mkdir(exist_ok=True)
+    starts = []
+    for _ in range(runs):
+        ports = [f"PYPORT={free_port()}", f"DTPORT={free_port()}", f"TFPORT={free_port()}"]
+        settings = [*ports, f"NOTEBOOKS={notebooks}", f"DOCKER={config}"]
+        starts.append(make("pylab", *settings))
+        make("pylab-stop", *settings)
+    floor_command = [cli, "run", "--rm", f"{PREFIX}pylab:latest", "python", "-c", "import jupyter_server.serverapp"]
+    floors = [run(floor_command, copy) for _ in range(runs)]
+    return starts, floors
+
+
+def first_cells(client: Any, kernel_client: str, runs: int) -> dict[str, list[float]]:
+    """Seconds from asking Jupyter for a fresh kernel to its first cell's reply, per kernel."""
+    token = "bench-" + os.urandom(12).hex()
+    container = client.containers.run(
+        f"{PREFIX}rlab:latest", detach=True, environment={"JUPYTER_TOKEN": token}, labels={"pyrlab.bench": "1"}
+    )
+    try:
+        answer = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8888/api', timeout=2)"
+        deadline = time.monotonic() + 90
+        while container.exec_run(["python", "-c", answer]).exit_code != 0:
+            if time.monotonic() > deadline:
+                raise BenchError(f"Jupyter did not start: {container.logs().decode(errors='replace')}")
+            time.sleep(0.3)
+        results: dict[str, list[float]] = {"python3": [], "ir": []}
+        for kernel, code in (("python3", "print(6 * 7)"), ("ir", "cat(6 * 7)")):
+            for _ in range(runs):
+                exit_code, output = container.exec_run(
+                    ["python", "-c", kernel_client, "8888", token, kernel, code], user="jovyan"
+                )
+                if exit_code != 0:
+                    raise BenchError(f"the {kernel} cell failed: {output.decode(errors='replace')}")
+                results[kernel].append(float(json.loads(output.decode().strip().splitlines()[-1])["seconds"]))
+        return results
+    finally:
+        container.remove(force=True)
+
+
+def measure(repo: Path, runs: int) -> list[Figure]:
+    client = docker.from_env(version="auto")
+    cli = os.environ.get("CONTAINER_CLI", "docker")
+    kernel_client = (repo / "tests" / "images" / "kernel_client.py").read_text(encoding="utf-8")
+    with tempfile.TemporaryDirectory(prefix="pyrlab-bench-") as folder:
+        copy = Path(folder) / "pyrlab"
+        ignore = shutil.ignore_patterns(
+            ".git", ".venv", ".build", "*_cache", "__pycache__", "local.mk", "bench-results"
+        )
+        shutil.copytree(repo, copy, ignore=ignore)
+        make = make_runner(copy, repo / ".venv")
+        images = [link.image for link in read_chain(copy)]
+        figures = cold_builds(make, cli, copy, images)
+
+        noop = [make("build") for _ in range(runs)]
+        figures.append(Figure("no-op make build", "s", noop, "<= 1 s", statistics.median(noop) <= 1))
+
+        python_add = rebuild_after_adding(make, copy / "requirements.txt", ADDED_PYTHON_PACKAGE, runs)
+        figures.append(Figure(f"add {ADDED_PYTHON_PACKAGE} to requirements.txt, make build", "s", python_add))
+        pip_add = pip_way(cli, copy, 1)
+        figures.append(Figure("the same with one pip --no-cache-dir layer", "s", pip_add))
+        ratio = statistics.median(pip_add) / statistics.median(python_add)
+        figures.append(Figure("pip way / pyrlab", "x", [ratio], ">= 10x", ratio >= 10))
+
+        r_add = rebuild_after_adding(make, copy / "r_packages.txt", ADDED_R_PACKAGE, runs)
+        figures.append(Figure(f"add {ADDED_R_PACKAGE} to r_packages.txt, make build", "s", r_add, "<= 20 s"))
+        figures[-1].met = figures[-1].value <= 20
+
+        starts, floors = start_to_ready(make, cli, copy, max(runs, 5))
+        figures.append(Figure("make pylab until Jupyter answers", "s", starts))
+        figures.append(Figure("floor: docker run + import jupyter_server.serverapp", "s", floors))
+        start_ratio = statistics.median(starts) / statistics.median(floors)
+        figures.append(Figure("start / floor", "x", [start_ratio], "<= 1.25x", start_ratio <= 1.25))
+
+        for kernel, seconds in first_cells(client, kernel_client, runs).items():
+            figures.append(Figure(f"first cell in a fresh {kernel} kernel", "s", seconds))
+
+        limits = {"pylab": 2.0, "rlab": 1.5}
+        for image in images:
+            size = client.images.get(f"{PREFIX}{image}:latest").attrs["Size"] / GB
+            limit = limits.get(image)
+            target = f"<= {limit} GB" if limit else ""
+            figures.append(Figure(f"size: {image}", "GB", [size], target, size <= limit if limit else None))
+        make("clean-images")
+    return figures
+
+
+def table(figures: list[Figure]) -> str:
+    lines = ["| figure | value | runs | target | met |", "| --- | ---: | ---: | --- | --- |"]
+    for figure in figures:
+        met = {True: "yes", False: "**no**", None: ""}[figure.met]
+        value = f"{figure.value:.2f} {figure.unit}"
+        lines.append(f"| {figure.name} | {value} | {len(figure.runs)} | {figure.target} | {met} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="pyrlab.bench", description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each cheap figure (median reported)")
+    parser.add_argument("--output", default="bench-results", help="folder of the JSON results")
+    args = parser.parse_args(argv)
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        figures = measure(repo, args.runs)
+    except BenchError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"pyrlab benchmark, {stamp}, {machine}\n\n{table(figures)}")
+    output = Path(args.output)
+    output.mkdir(parents=True, exist_ok=True)
+    result = output / f"bench-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.json"
+    document = {"date": stamp, "machine": machine, "figures": [asdict(figure) for figure in figures]}
+    result.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    print(f"\nresults: {result}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
