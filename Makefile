@@ -94,6 +94,12 @@ build: $(addprefix build-,$(IMAGES)) ## build every image; only what changed is 
 .PHONY: $(addprefix build-,$(IMAGES))
 $(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id
 
+# pylab and rlab install their list in two layers: first a snapshot of it, kept while the list
+# only gains lines, then the whole list. Adding a package re-runs only the second layer, which
+# installs just the additions; removing or changing a line renews the snapshot and both layers.
+$(BUILD)/snapshots/%: % | $(BUILD)
+	@$(PYRLAB) snapshot $< $@
+
 define image_rule
 $(BUILD)/$(1).id: $(call inputs,$(1)) $(call parent_stamp,$(1)) $$$$(call stale,$(1)) | preflight $(BUILD)
 	$(CONTAINER_CLI) build --file $(1)/Dockerfile --network $$(BUILD_NETWORK) \

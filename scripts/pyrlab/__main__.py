@@ -16,6 +16,13 @@ def check(args: argparse.Namespace) -> int:
     return 0
 
 
+def snapshot(args: argparse.Namespace) -> int:
+    path, copy = Path(args.list), Path(args.snapshot)
+    if lists.refresh_snapshot(path, copy):
+        print(f"{copy}: a new snapshot of {path} (its packages' layer is rebuilt in full)")
+    return 0
+
+
 def lab_start(args: argparse.Namespace) -> int:
     spec = lab.LabSpec(
         lab=args.lab,
@@ -51,6 +58,11 @@ def parser() -> argparse.ArgumentParser:
     command = commands.add_parser("check", help="check the four package lists")
     command.add_argument("--root", default=".", help="folder holding the lists")
     command.set_defaults(run=check)
+
+    command = commands.add_parser("snapshot", help="keep a list's snapshot while the list only gains lines")
+    command.add_argument("list", help="the package list")
+    command.add_argument("snapshot", help="its snapshot")
+    command.set_defaults(run=snapshot)
 
     for name, run in (("start", lab_start), ("stop", lab_stop), ("status", lab_status)):
         command = commands.add_parser(f"lab-{name}", help=f"{name} a lab container")

@@ -185,3 +185,20 @@ def check_lists(root: Path, names: Iterable[str] = ALL_LISTS) -> None:
         problems.extend(CHECKS[name](entries))
     if problems:
         raise ListError(problems)
+
+
+def refresh_snapshot(path: Path, snapshot: Path) -> bool:
+    """Keep `snapshot` (a copy of the list) while the list only gained lines; else copy it anew.
+
+    Images install the snapshot in one layer and the whole list in the next, so that adding a
+    package re-runs only the second, which installs just the additions. Returns True when the
+    snapshot was written anew.
+    """
+    current = [entry.text for entry in read_entries(path)]
+    if snapshot.is_file():
+        kept = [entry.text for entry in read_entries(snapshot)]
+        if set(kept) <= set(current):
+            return False
+    snapshot.parent.mkdir(parents=True, exist_ok=True)
+    snapshot.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+    return True

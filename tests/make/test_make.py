@@ -19,6 +19,10 @@ from makerun import REPO, SCRATCH_PREFIX, free_port, make, scratch_make
 from pyrlab.chain import read_chain
 
 IMAGE_BUILD = re.compile(r"build --file (\S+)/Dockerfile")
+# BuildKit's plain progress: "#6 [stage-0 2/3] RUN ...", maybe "#6 sha256:...", then "#6 CACHED".
+SNAPSHOT_LAYER_CACHED = re.compile(
+    r"^#(\d+) \[[^\]]*\] RUN .*snapshots/requirements\.txt.*\n(?:#\1 sha256:\S+\n)?#\1 CACHED$", re.MULTILINE
+)
 IMAGES = [link.image for link in read_chain(REPO)]
 # The notebook user takes the caller's ids; run as root, those of the folder's owner.
 NOTEBOOKS_OWNER = (4321, 4322)
@@ -213,6 +217,8 @@ def test_editing_requirements_rebuilds_only_pylab(scratch: Path) -> None:
     rebuilt = scratch_make(scratch, "build")
     assert rebuilt.returncode == 0, rebuilt.stdout[-3000:] + rebuilt.stderr
     assert IMAGE_BUILD.findall(rebuilt.stdout) == ["pylab"]
+    # The big layer of the list's snapshot stays cached; only the additions are installed.
+    assert SNAPSHOT_LAYER_CACHED.search(rebuilt.stderr), rebuilt.stderr[-3000:]  # BuildKit's progress
 
 
 def test_help_documents_every_target_and_variable() -> None:

@@ -117,3 +117,29 @@ def test_check_lists_reports_every_problem_with_file_and_line(tmp_path: Path) ->
 
 def test_the_project_lists_are_valid() -> None:
     lists.check_lists(Path(__file__).parents[2])
+
+
+def test_snapshot_is_made_on_first_build(tmp_path: Path) -> None:
+    path = write(tmp_path, "requirements.txt", "numpy\n")
+    snapshot = tmp_path / "snapshots" / "requirements.txt"
+    assert lists.refresh_snapshot(path, snapshot)
+    assert snapshot.read_text() == "numpy\n"
+
+
+def test_snapshot_is_kept_while_lines_are_only_added(tmp_path: Path) -> None:
+    path = write(tmp_path, "requirements.txt", "numpy\n")
+    snapshot = tmp_path / "snapshot.txt"
+    lists.refresh_snapshot(path, snapshot)
+    path.write_text("# science\nnumpy\npandas\n")
+    assert not lists.refresh_snapshot(path, snapshot)
+    assert snapshot.read_text() == "numpy\n"
+
+
+@pytest.mark.parametrize("edited", ["pandas\n", "numpy>=2\npandas\n"])
+def test_snapshot_is_renewed_when_a_line_goes_or_changes(tmp_path: Path, edited: str) -> None:
+    path = write(tmp_path, "requirements.txt", "numpy\npandas\n")
+    snapshot = tmp_path / "snapshot.txt"
+    lists.refresh_snapshot(path, snapshot)
+    path.write_text(edited)
+    assert lists.refresh_snapshot(path, snapshot)
+    assert snapshot.read_text() == edited
