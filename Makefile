@@ -5,8 +5,6 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 .DELETE_ON_ERROR:
-# Prerequisites written $$$$(...) are expanded only when make considers the target.
-.SECONDEXPANSION:
 MAKEFLAGS += --no-builtin-rules --no-builtin-variables
 
 ##@ Configuration (set on the command line, `make build BASE=rootfs`, or in local.mk)
@@ -75,14 +73,15 @@ from_image = $(if $(filter BASE,$(call parent,$(1))),$(base_image),$(call ref,$(
 inputs = $(1)/Dockerfile $(sort $(shell sed -n -e 's/.*source=\([^,]*\),.*/\1/p' \
 	-e 's/^COPY \(--[^ ]* \)*\([^ ]*\) .*/\2/p' $(1)/Dockerfile))
 # A stamp holds the id of the image it built; FORCE rebuilds when that image is gone or replaced.
+# One `docker image ls` per make run tells which names carry which ids.
 BUILD := .build
 stamped_ref = $(if $(filter rootfs,$(1)),$(ROOTFS_IMAGE),$(call ref,$(1)))
-image_id = $(shell $(CONTAINER_CLI) image inspect --format '{{.Id}}' $(call stamped_ref,$(1)) 2>/dev/null)
-stale = $(if $(filter $(shell cat $(BUILD)/$(1).id 2>/dev/null),$(call image_id,$(1))),,FORCE)
+IMAGE_IDS := $(shell $(CONTAINER_CLI) image ls --no-trunc --format '{{.Repository}}:{{.Tag}}={{.ID}}' 2>/dev/null)
+stale = $(if $(filter $(call stamped_ref,$(1))=$(strip $(file <$(BUILD)/$(1).id)),$(IMAGE_IDS)),,FORCE)
 parent_stamp = $(if $(filter BASE,$(call parent,$(1))),$(if $(filter rootfs,$(BASE)),$(BUILD)/rootfs.id),$(BUILD)/$(call parent,$(1)).id)
 
-PYRLAB := PYTHONPATH=scripts python3 -m pyrlab
 TOOLS_PY := $(TOOLS_VENV)/bin/python
+PYRLAB := $(TOOLS_PY) -m pyrlab
 TOOLS := $(TOOLS_VENV)/.installed
 PIP_INDEX = $(if $(PIPPROXY),$(patsubst %/,%,$(PIPPROXY))/root/pypi/+simple/)
 export DOCKER_BUILDKIT := 1
@@ -97,11 +96,11 @@ $(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id
 # pylab and rlab install their list in two layers: first a snapshot of it, kept while the list
 # only gains lines, then the whole list. Adding a package re-runs only the second layer, which
 # installs just the additions; removing or changing a line renews the snapshot and both layers.
-$(BUILD)/snapshots/%: % | $(BUILD)
+$(BUILD)/snapshots/%: % | $(TOOLS) $(BUILD)
 	@$(PYRLAB) snapshot $< $@
 
 define image_rule
-$(BUILD)/$(1).id: $(call inputs,$(1)) $(call parent_stamp,$(1)) $$$$(call stale,$(1)) | preflight $(BUILD)
+$(BUILD)/$(1).id: $(call inputs,$(1)) $(call parent_stamp,$(1)) $(call stale,$(1)) | preflight $(BUILD)
 	$(CONTAINER_CLI) build --file $(1)/Dockerfile --network $$(BUILD_NETWORK) \
 		--build-arg PARENT_IMAGE=$(call from_image,$(1)) \
 		$$(if $$(CA_CERTS),--secret id=ca_certs$$(comma)src=$$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$$$(sha256sum < $$(CA_CERTS) | cut -c1-64)) \
@@ -120,7 +119,7 @@ rootfs: ## build $(ROOTFS_IMAGE) anew from the Debian archive with mmdebstrap (a
 # Debian with python3 and its venv module, like the python image, and the updates and security
 # suites in its sources. An apt proxy is used for the download and removed from the result.
 # An existing $(ROOTFS_IMAGE) is adopted (its cached layers stay valid) unless `make rootfs` asks anew.
-$(BUILD)/rootfs.id: $$(call stale,rootfs) | preflight $(BUILD)
+$(BUILD)/rootfs.id: $(call stale,rootfs) | preflight $(BUILD)
 	if [[ -z '$(REBUILD_ROOTFS)' ]] && $(CONTAINER_CLI) image inspect --format '{{.Id}}' $(ROOTFS_IMAGE) > $@ 2>/dev/null; then \
 		echo "using the existing $(ROOTFS_IMAGE) (make rootfs builds it anew)"; \
 	elif ! command -v mmdebstrap >/dev/null; then \
@@ -153,7 +152,7 @@ FORCE:
 
 .PHONY: check
 check: $(TOOLS) ## check the package lists; every problem is named with file:line and a fix
-	$(TOOLS_PY) -m pyrlab check
+	$(PYRLAB) check
 
 $(TOOLS): tests/requirements.txt
 	python3 -m venv $(TOOLS_VENV)
@@ -163,9 +162,9 @@ $(TOOLS): tests/requirements.txt
 
 ##@ Labs (each started detached; the URL to open is printed)
 .PHONY: pylab rlab
-pylab: ## start JupyterLab with Python on $(BIND_ADDRESS):$(PYPORT), D-Tale on $(DTPORT), TensorBoard on $(TFPORT)
+pylab: $(TOOLS) ## start JupyterLab with Python on $(BIND_ADDRESS):$(PYPORT), D-Tale on $(DTPORT), TensorBoard on $(TFPORT)
 	$(call lab_start,pylab,PYPORT=$(PYPORT):8888 DTPORT=$(DTPORT):40000 TFPORT=$(TFPORT):6006)
-rlab: ## start JupyterLab with R and Python on $(BIND_ADDRESS):$(RPORT)
+rlab: $(TOOLS) ## start JupyterLab with R and Python on $(BIND_ADDRESS):$(RPORT)
 	$(call lab_start,rlab,RPORT=$(RPORT):8888)
 
 lab_start = $(PYRLAB) lab-start --cli '$(CONTAINER_CLI)' --lab $(1) --image $(call ref,$(1)) \
@@ -174,14 +173,14 @@ lab_start = $(PYRLAB) lab-start --cli '$(CONTAINER_CLI)' --lab $(1) --image $(ca
 lab_port = $(if $(filter pylab,$(1)),$(PYPORT),$(RPORT))
 
 .PHONY: pylab-stop rlab-stop pylab-logs rlab-logs pylab-shell rlab-shell stop status
-pylab-stop rlab-stop: %-stop: ## stop and remove that lab's container
+pylab-stop rlab-stop: %-stop: $(TOOLS) ## stop and remove that lab's container
 	$(PYRLAB) lab-stop --cli '$(CONTAINER_CLI)' --lab $* --port $(call lab_port,$*)
 pylab-logs rlab-logs: %-logs: ## follow that lab's log
 	$(CONTAINER_CLI) logs --follow $*-$(call lab_port,$*)
 pylab-shell rlab-shell: %-shell: ## open a shell in that lab as the notebook user
 	$(CONTAINER_CLI) exec --interactive --tty --user jovyan --workdir /home/jovyan/work $*-$(call lab_port,$*) bash
 stop: pylab-stop rlab-stop ## stop both labs
-status: ## list the lab containers, with the URL of each running one
+status: $(TOOLS) ## list the lab containers, with the URL of each running one
 	$(PYRLAB) lab-status --cli '$(CONTAINER_CLI)' --config '$(DOCKER)'
 
 ##@ Tests

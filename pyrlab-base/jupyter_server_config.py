@@ -14,3 +14,6 @@ c.ServerApp.open_browser = False
 c.ServerApp.allow_root = os.getuid() == 0
 # A container has no desktop trash can: delete files for real.
 c.FileContentsManager.delete_to_trash = False
+# jupyter-lsp comes with JupyterLab but no language server does: it would only search for them
+# at every start. Install one (e.g. python-lsp-server) and set this to True to use it.
+c.ServerApp.jpserver_extensions = {"jupyter_lsp": False}

@@ -11,7 +11,8 @@ log() { echo "pyrlab: $*" >&2; }
 if (($# == 0)); then
     # NOTEBOOK_ARGS is split into words, as in jupyter/docker-stacks (no globbing).
     read -r -a notebook_args <<<"${NOTEBOOK_ARGS:-}"
-    set -- jupyter "${DOCKER_STACKS_JUPYTER_CMD:-lab}" "${notebook_args[@]}"
+    # jupyter-lab rather than `jupyter lab`: the same program, without the dispatcher's start-up.
+    set -- "jupyter-${DOCKER_STACKS_JUPYTER_CMD:-lab}" "${notebook_args[@]}"
 fi
 
 if [[ $(id -u) != 0 ]]; then

@@ -109,10 +109,14 @@ def cold_builds(make: Callable[..., float], cli: str, copy: Path, images: list[s
 
 
 def rebuild_after_adding(make: Callable[..., float], path: Path, package: str, runs: int) -> list[float]:
-    """`make build` after adding one package; each run then restores the list (from the cache)."""
+    """`make build` after adding one package; each run then restores the list (from the cache).
+
+    Each run's line carries its own comment, so that no run finds the previous run's layer in
+    the build cache: every run installs the package for real.
+    """
     times = []
-    for _ in range(runs):
-        with appended(path, package):
+    for number in range(runs):
+        with appended(path, f"{package}  # bench run {number} {time.time_ns()}"):
             times.append(make("build"))
         make("build")
     return times
@@ -130,8 +134,8 @@ def pip_way(cli: str, copy: Path, runs: int) -> list[float]:
         environment = dict(os.environ, DOCKER_BUILDKIT="1")
         run(build, context, environment)  # the list as it is, so that only the addition is measured
         times = []
-        for _ in range(runs):
-            with appended(requirements, ADDED_PYTHON_PACKAGE):
+        for number in range(runs):
+            with appended(requirements, f"{ADDED_PYTHON_PACKAGE}  # bench run {number} {time.time_ns()}"):
                 times.append(run(build, context, environment))
         return times
 

@@ -198,6 +198,7 @@ def refresh_snapshot(path: Path, snapshot: Path) -> bool:
     if snapshot.is_file():
         kept = [entry.text for entry in read_entries(snapshot)]
         if set(kept) <= set(current):
+            snapshot.touch()  # up to date for make, with the same content for the image's cache
             return False
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     snapshot.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")

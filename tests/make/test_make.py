@@ -194,13 +194,21 @@ def test_unknown_r_package_is_named_and_the_old_image_stays(scratch: Path, docke
 
 
 def test_parallel_build_tags_and_removal(scratch: Path, docker_client: Any) -> None:
-    """`make -j2 build` builds the chain in order; each image is tagged latest and TAG."""
+    """`make -j2 build` builds the chain in order; each image is tagged latest and TAG; an image
+    removed by hand is rebuilt; clean-images removes the images by their names only."""
     built = scratch_make(scratch, "-j2", "build", "TAG=scratch-tag")
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr
     assert sorted(IMAGE_BUILD.findall(built.stdout)) == sorted(IMAGES)
     for image in IMAGES:
         latest = docker_client.images.get(f"{SCRATCH_PREFIX}{image}:latest")
         assert f"{SCRATCH_PREFIX}{image}:scratch-tag" in latest.tags
+    # An image removed by hand is noticed and rebuilt, alone.
+    last = IMAGES[-1]
+    for tag in (f"{SCRATCH_PREFIX}{last}:latest", f"{SCRATCH_PREFIX}{last}:scratch-tag"):
+        docker_client.images.remove(tag)
+    rebuilt = scratch_make(scratch, "build")
+    assert rebuilt.returncode == 0, rebuilt.stdout[-3000:] + rebuilt.stderr
+    assert IMAGE_BUILD.findall(rebuilt.stdout) == [last]
     project_images = {image: docker_client.images.get(f"{image}:latest").id for image in IMAGES}
     removed = scratch_make(scratch, "clean-images")
     assert removed.returncode == 0, removed.stderr

@@ -161,3 +161,11 @@ def test_uid_change_does_not_reown_mounted_files(docker_client: Any, image: str,
         volumes=mount,
     )
     assert (kept.stat().st_uid, kept.stat().st_gid) == (1000, 100)
+
+
+def test_server_start_skips_the_slow_iri_grammar(host: Any) -> None:
+    """jsonschema uses rfc3987 when present; rfc3987-syntax would build Lark parsers at every start."""
+    loaded = host.check_output(
+        "python -c %s", "import sys, jupyter_server.serverapp; print('rfc3987_syntax' in sys.modules)"
+    )
+    assert loaded == "False"
