@@ -1,62 +1,174 @@
 #!/bin/bash
 # start.sh [COMMAND...]: the entry point of every pyrlab image, run by tini.
-# Without a command it starts Jupyter (`jupyter lab`, or DOCKER_STACKS_JUPYTER_CMD) with
-# NOTEBOOK_ARGS. Started as root, it first gives the notebook user the ids in NB_UID and NB_GID
-# (so files in mounted folders belong to the host user), reads JUPYTER_TOKEN_FILE while it still
-# can, and then drops to that user: nothing else runs as root, unless NB_UID=0 asks for it.
+# Without a command it starts Jupyter: `jupyter-lab` (or jupyter-$DOCKER_STACKS_JUPYTER_CMD, or
+# jupyterhub-singleuser when JUPYTERHUB_API_TOKEN is set) with NOTEBOOK_ARGS. It honours the
+# variables of jupyter/docker-stacks with the same meaning, and pyrlab's configuration folder.
+#
+# Started as root, it prepares the notebook user (NB_USER, NB_UID, NB_GID, NB_GROUP, CHOWN_HOME,
+# CHOWN_EXTRA, GRANT_SUDO), runs the root hooks, reads the token and env files while it still can,
+# then runs itself again as that user: nothing else runs as root, unless NB_UID=0 asks for it.
+# As the user it sets NB_UMASK, runs the user hooks and the image's rc script, and starts.
 set -euo pipefail
 
 log() { echo "pyrlab: $*" >&2; }
 
+CONFIG=${PYRLAB_CONFIG:-/home/jovyan/.pyrlab}
+IMAGE_HOME=/home/jovyan
+
+# Hook folders: *.sh files are sourced, other executable files run, in name order.
+run_hooks() {
+    local folder=$1 hook
+    [[ -d $folder ]] || return 0
+    for hook in "$folder"/*; do
+        [[ -e $hook ]] || continue
+        if [[ $hook == *.sh ]]; then
+            log "sourcing $hook as $(id -un 2>/dev/null || id -u)"
+            # shellcheck source=/dev/null
+            source "$hook"
+        elif [[ -x $hook ]]; then
+            log "running $hook as $(id -un 2>/dev/null || id -u)"
+            "$hook"
+        else
+            log "ignoring $hook: neither *.sh nor executable"
+        fi
+    done
+}
+
+# KEY=VALUE lines (# comments) exported as they are, never evaluated and never printed.
+load_env_file() {
+    local file=$1 line
+    [[ -r $file ]] || return 0
+    while IFS= read -r line || [[ -n $line ]]; do
+        [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
+        if [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then
+            export "${BASH_REMATCH[2]}=${BASH_REMATCH[3]}"
+        else
+            log "ignoring a line of $file that is not KEY=VALUE"
+        fi
+    done <"$file"
+    log "loaded the variables of $file"
+}
+
+as_root() {
+    local user=${NB_USER:-jovyan} uid gid
+    uid=${NB_UID:-$(id -u jovyan)}
+    gid=${NB_GID:-$(id -g jovyan)}
+    if [[ $uid == 0 ]]; then log "NB_UID=0: the notebook user is root"; fi
+
+    # usermod is not used: --uid and --gid also re-own files under the home, mounted folders
+    # included. The passwd entry is edited, and the home re-owned without crossing mounts.
+    if [[ -n ${NB_GROUP:-} ]] && ! getent group "$NB_GROUP" >/dev/null; then
+        groupadd --non-unique --gid "$gid" "$NB_GROUP"
+    elif ! getent group "$gid" >/dev/null; then
+        groupadd --gid "$gid" "$user"
+    fi
+    # `users` (gid 100) stays a group of the user: it owns the writable virtual environment.
+    gpasswd --add jovyan users >/dev/null
+    local home=$IMAGE_HOME
+    if [[ $user != jovyan ]]; then
+        log "notebook user jovyan -> $user (home /home/$user, the same folder)"
+        ln -sfn "$IMAGE_HOME" "/home/$user"
+        home=/home/$user
+        sed -i -E "s/^jovyan:/${user}:/" /etc/shadow
+        sed -i -E "s/(^|,|:)jovyan(,|$)/\1${user}\2/" /etc/group /etc/gshadow
+    fi
+    sed -i -E "s|^jovyan:([^:]*):[0-9]+:[0-9]+:([^:]*):[^:]*:|${user}:\1:${uid}:${gid}:\2:${home}:|" /etc/passwd
+
+    local prune=() mountpoint
+    while read -r mountpoint; do
+        prune+=(-path "$mountpoint" -prune -o)
+    done < <(awk -v home="$IMAGE_HOME/" 'index($5, home) == 1 { print $5 }' /proc/self/mountinfo)
+    find "$IMAGE_HOME" -xdev "${prune[@]}" \( ! -uid "$uid" -o ! -gid "$gid" \) -exec chown -h "$uid:$gid" {} +
+
+    if [[ ${CHOWN_HOME:-} == yes || ${CHOWN_HOME:-} == 1 ]]; then
+        log "CHOWN_HOME: $home to $uid:$gid ${CHOWN_HOME_OPTS:-}"
+        # shellcheck disable=SC2086 # the options are words
+        chown ${CHOWN_HOME_OPTS:-} "$uid:$gid" "$IMAGE_HOME"
+    fi
+    if [[ -n ${CHOWN_EXTRA:-} ]]; then
+        local extra
+        IFS=, read -r -a extra <<<"$CHOWN_EXTRA"
+        log "CHOWN_EXTRA: ${extra[*]} to $uid:$gid ${CHOWN_EXTRA_OPTS:-}"
+        # shellcheck disable=SC2086 # the options are words
+        chown ${CHOWN_EXTRA_OPTS:-} "$uid:$gid" "${extra[@]}"
+    fi
+    if [[ ${GRANT_SUDO:-} == yes || ${GRANT_SUDO:-} == 1 ]]; then
+        log "GRANT_SUDO: $user may use sudo without a password"
+        echo "$user ALL=(ALL) NOPASSWD:ALL" >/etc/sudoers.d/pyrlab-grant-sudo
+        chmod 0440 /etc/sudoers.d/pyrlab-grant-sudo
+    fi
+
+    run_hooks /usr/local/bin/start-notebook.d
+
+    # Files that may be readable by root only (the host user's 0600 files): read them here.
+    if [[ -n ${JUPYTER_TOKEN_FILE:-} && -z ${JUPYTER_TOKEN:-} ]]; then
+        JUPYTER_TOKEN=$(<"$JUPYTER_TOKEN_FILE")
+        export JUPYTER_TOKEN
+        unset JUPYTER_TOKEN_FILE
+    fi
+    load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"
+    export PYRLAB_ENV_LOADED=yes
+
+    export HOME=$home USER=$user LOGNAME=$user NB_USER=$user
+    exec setpriv --reuid="$uid" --regid="$gid" --init-groups -- /usr/local/bin/start.sh "$@"
+}
+
+as_user() {
+    if ! getent passwd "$(id -u)" >/dev/null; then
+        # An arbitrary uid with no passwd entry (docker run --user 12345): a home it can write.
+        if [[ ! -w ${HOME:-/} ]]; then
+            HOME=/tmp/home-$(id -u)
+            export HOME
+            mkdir -p "$HOME"
+            log "uid $(id -u) has no passwd entry: HOME=$HOME"
+        fi
+    fi
+    if [[ -n ${NB_UMASK:-} ]]; then umask "$NB_UMASK"; fi
+    if [[ ${PYRLAB_ENV_LOADED:-} != yes ]]; then load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"; fi
+    unset PYRLAB_ENV_LOADED
+
+    run_hooks /usr/local/bin/before-notebook.d
+    local rc=$CONFIG/${PYRLAB_IMAGE:-pyrlab}.sh
+    if [[ -r $rc ]]; then
+        log "sourcing $rc"
+        # shellcheck source=/dev/null
+        source "$rc"
+    fi
+
+    if [[ ${PYRLAB_DEFAULT_COMMAND:-} == yes && -r $CONFIG/userlab.sh ]]; then
+        log "starting $CONFIG/userlab.sh instead of Jupyter"
+        exec bash "$CONFIG/userlab.sh"
+    fi
+    if [[ ${RESTARTABLE:-} == yes ]]; then
+        # The server runs as a child, restarted whenever it exits; SIGTERM stops both.
+        trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
+        while true; do
+            "$@" &
+            child=$!
+            local status=0
+            wait "$child" || status=$?
+            log "$1 exited with status $status; RESTARTABLE=yes starts it again"
+            sleep 1
+        done
+    fi
+    exec "$@"
+}
+
 if (($# == 0)); then
     # NOTEBOOK_ARGS is split into words, as in jupyter/docker-stacks (no globbing).
     read -r -a notebook_args <<<"${NOTEBOOK_ARGS:-}"
-    # jupyter-lab rather than `jupyter lab`: the same program, without the dispatcher's start-up.
-    set -- "jupyter-${DOCKER_STACKS_JUPYTER_CMD:-lab}" "${notebook_args[@]}"
-fi
-
-if [[ $(id -u) != 0 ]]; then
-    exec "$@"
-fi
-
-NB_USER=${NB_USER:-jovyan}
-current_uid=$(id -u "$NB_USER")
-current_gid=$(id -g "$NB_USER")
-target_uid=${NB_UID:-$current_uid}
-target_gid=${NB_GID:-$current_gid}
-# NB_UID=0 is the one way to run as root: `make pylab` asks for it only when root runs it on a
-# folder that root owns.
-if [[ $target_uid == 0 ]]; then log "NB_UID=0: the notebook user is root"; fi
-
-# usermod is not used: --uid and --gid also re-own files under the home, mounted folders included.
-if [[ $target_gid != "$current_gid" ]]; then
-    log "notebook group id $current_gid -> $target_gid"
-    if ! getent group "$target_gid" >/dev/null; then
-        groupadd --gid "$target_gid" "${NB_GROUP:-$NB_USER}"
+    if [[ -n ${JUPYTERHUB_API_TOKEN:-} ]]; then
+        set -- jupyterhub-singleuser "${notebook_args[@]}"
+    else
+        # jupyter-lab rather than `jupyter lab`: the same program, without the dispatcher's start-up.
+        set -- "jupyter-${DOCKER_STACKS_JUPYTER_CMD:-lab}" "${notebook_args[@]}"
     fi
-    # `users` (gid 100) stays a supplementary group: it owns the writable virtual environment.
-    gpasswd --add "$NB_USER" users >/dev/null
-fi
-if [[ $target_uid != "$current_uid" ]]; then
-    log "notebook user id $current_uid -> $target_uid"
-fi
-sed -i -E "s/^(${NB_USER}:[^:]*:)[0-9]+:[0-9]+:/\1${target_uid}:${target_gid}:/" /etc/passwd
-
-# Re-own what the image put in the home, never what is mounted there (NOTEBOOKS, DOCKER).
-home="/home/$NB_USER"
-prune=()
-while read -r mountpoint; do
-    prune+=(-path "$mountpoint" -prune -o)
-done < <(awk -v home="$home/" 'index($5, home) == 1 { print $5 }' /proc/self/mountinfo)
-find "$home" -xdev "${prune[@]}" \( ! -uid "$target_uid" -o ! -gid "$target_gid" \) \
-    -exec chown -h "$target_uid:$target_gid" {} +
-
-# The token file may be readable by root only (a host user's 0600 file): read it here.
-if [[ -n ${JUPYTER_TOKEN_FILE:-} && -z ${JUPYTER_TOKEN:-} ]]; then
-    JUPYTER_TOKEN=$(<"$JUPYTER_TOKEN_FILE")
-    export JUPYTER_TOKEN
-    unset JUPYTER_TOKEN_FILE
+    export PYRLAB_DEFAULT_COMMAND=yes
 fi
 
-export HOME="$home" USER="$NB_USER" LOGNAME="$NB_USER"
-exec setpriv --reuid="$target_uid" --regid="$target_gid" --init-groups -- "$@"
+if [[ $(id -u) == 0 && ${PYRLAB_STAGE:-} != user ]]; then
+    export PYRLAB_STAGE=user
+    as_root "$@"
+fi
+unset PYRLAB_STAGE
+as_user "$@"

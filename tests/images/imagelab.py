@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,3 +66,31 @@ def run_once(docker_client: Any, image: str, command: list[str], **options: Any)
         return str(output)
     finally:
         container.remove(force=True)
+
+
+@contextmanager
+def started(docker_client: Any, image: str, port: int = 8888, path: str = "", **options: Any) -> Iterator[Lab]:
+    """A container of the image with Jupyter answering on `port` (published on 127.0.0.1), removed after."""
+    token = secrets.token_hex(16)
+    environment = {"JUPYTER_TOKEN": token, **options.pop("environment", {})}
+    container = docker_client.containers.run(
+        image,
+        detach=True,
+        environment=environment,
+        ports={f"{port}/tcp": ("127.0.0.1", None)},
+        labels={"pyrlab.test": "images"},
+        **options,
+    )
+    try:
+        lab = Lab(container, token, host_ports(container))
+        wait_for_jupyter(container, f"http://127.0.0.1:{lab.ports[port]}{path}", token)
+        yield lab
+    finally:
+        container.remove(force=True)
+
+
+def exec_output(container: Any, command: list[str], user: str = "") -> str:
+    exit_code, output = container.exec_run(command, user=user)
+    text = str(output.decode(errors="replace"))
+    assert exit_code == 0, text
+    return text.strip()

@@ -1,0 +1,282 @@
+"""The start contract of every image: jupyter/docker-stacks' variables and pyrlab's configuration
+folder, each observed in a real container."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from imagelab import KERNEL_CLIENT, exec_output, run_once, started
+
+AS_ROOT: dict[str, Any] = {"user": "root"}
+
+
+def image_env(docker_client: Any, image: str, name: str) -> str:
+    for variable in docker_client.images.get(image).attrs["Config"]["Env"]:
+        key, _, value = str(variable).partition("=")
+        if key == name:
+            return value
+    raise AssertionError(f"{image} sets no {name}")
+
+
+def writable_folder(path: Path) -> Path:
+    path.mkdir()
+    path.chmod(0o777)
+    return path
+
+
+def test_nb_user_renames_the_notebook_user(docker_client: Any, image: str) -> None:
+    output = run_once(
+        docker_client,
+        image,
+        ["bash", "-c", "id -un; echo $HOME; cd ~ && pwd -P"],
+        environment={"NB_USER": "alice"},
+        **AS_ROOT,
+    )
+    assert output.split()[-3:] == ["alice", "/home/alice", "/home/jovyan"]
+
+
+def test_nb_group_names_the_notebook_group(docker_client: Any, image: str) -> None:
+    output = run_once(
+        docker_client, image, ["id", "-gn"], environment={"NB_GID": "4322", "NB_GROUP": "science"}, **AS_ROOT
+    )
+    assert output.split()[-1] == "science"
+
+
+def test_nb_umask_applies_to_new_files(docker_client: Any, image: str) -> None:
+    output = run_once(
+        docker_client, image, ["bash", "-c", "touch /tmp/new && stat -c %a /tmp/new"], environment={"NB_UMASK": "002"}
+    )
+    assert output.split()[-1] == "664"
+
+
+def test_chown_home_and_chown_extra(docker_client: Any, image: str, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()  # root's (as CI runs) or yours: either way not 4321's
+    (data / "inside").write_text("x")
+    output = run_once(
+        docker_client,
+        image,
+        ["stat", "-c", "%u", "/etc/jupyter"],
+        environment={
+            "NB_UID": "4321",
+            "CHOWN_HOME": "yes",
+            "CHOWN_HOME_OPTS": "-R",
+            "CHOWN_EXTRA": "/etc/jupyter,/usr/local/share",
+        },
+        volumes={str(data): {"bind": "/home/jovyan/data", "mode": "rw"}},
+        **AS_ROOT,
+    )
+    assert output.split()[-1] == "4321"
+    assert (data / "inside").stat().st_uid == 4321
+
+
+def test_grant_sudo_only_when_asked(docker_client: Any, image: str) -> None:
+    check = ["bash", "-c", "if sudo -n id -u 2>/dev/null; then :; else echo refused; fi"]
+    assert run_once(docker_client, image, check, environment={"GRANT_SUDO": "yes"}, **AS_ROOT).split()[-1] == "0"
+    assert run_once(docker_client, image, check, **AS_ROOT).split()[-1] == "refused"
+
+
+def test_docker_stacks_jupyter_cmd_and_notebook_args(docker_client: Any, image: str) -> None:
+    environment = {"DOCKER_STACKS_JUPYTER_CMD": "server", "NOTEBOOK_ARGS": "--ServerApp.base_url=/pyrlab/"}
+    with started(docker_client, image, path="/pyrlab", environment=environment) as lab:
+        command = exec_output(lab.container, ["ps", "-o", "args=", "-u", "jovyan"])
+        assert "jupyter-server --ServerApp.base_url=/pyrlab/" in command
+        assert "jupyter-lab" not in command
+
+
+def test_jupyter_port(docker_client: Any, image: str) -> None:
+    with started(docker_client, image, port=9123, environment={"JUPYTER_PORT": "9123"}) as lab:
+        assert requests.get(f"http://127.0.0.1:{lab.ports[9123]}/api/status", params={"token": lab.token}, timeout=5).ok
+
+
+def test_restartable_server_comes_back(docker_client: Any, image: str) -> None:
+    with started(docker_client, image, environment={"RESTARTABLE": "yes"}) as lab:
+        # A crash of the server alone (its process name, not the restart loop's arguments).
+        exec_output(lab.container, ["pkill", "--signal", "KILL", "--exact", "jupyter-lab"], user="jovyan")
+        deadline = time.monotonic() + 60
+        while "RESTARTABLE=yes starts it again" not in lab.container.logs().decode():
+            assert time.monotonic() < deadline, lab.container.logs().decode()[-2000:]
+            time.sleep(0.5)
+        while not _answers(lab.url, lab.token):
+            assert time.monotonic() < deadline, lab.container.logs().decode()[-2000:]
+            time.sleep(0.5)
+        lab.container.reload()
+        assert lab.container.status == "running"
+
+
+def _answers(url: str, token: str) -> bool:
+    try:
+        return requests.get(f"{url}/api/status", params={"token": token}, timeout=2).ok
+    except requests.ConnectionError:
+        return False
+
+
+def test_hooks_run_as_root_then_as_the_user(docker_client: Any, image: str, tmp_path: Path) -> None:
+    root_hooks, user_hooks = tmp_path / "start", tmp_path / "before"
+    root_hooks.mkdir()
+    user_hooks.mkdir()
+    root_hook = 'echo "root hook as $(id -u)" >> /tmp/hooks.log; chmod 666 /tmp/hooks.log\n'
+    (root_hooks / "10-sourced.sh").write_text(root_hook)
+    (user_hooks / "20-run").write_text('#!/bin/bash\necho "user hook as $(id -u)" >> /tmp/hooks.log\n')
+    (user_hooks / "20-run").chmod(0o755)
+    output = run_once(
+        docker_client,
+        image,
+        ["cat", "/tmp/hooks.log"],
+        environment={"NB_UID": "4321"},
+        volumes={
+            str(root_hooks): {"bind": "/usr/local/bin/start-notebook.d", "mode": "ro"},
+            str(user_hooks): {"bind": "/usr/local/bin/before-notebook.d", "mode": "ro"},
+        },
+        **AS_ROOT,
+    )
+    assert output.strip().splitlines()[-2:] == ["root hook as 0", "user hook as 4321"]
+
+
+def test_jupyterhub_token_starts_the_single_user_server(docker_client: Any, image: str) -> None:
+    container = docker_client.containers.run(
+        image, detach=True, environment={"JUPYTERHUB_API_TOKEN": "not-a-hub"}, labels={"pyrlab.test": "images"}
+    )
+    try:
+        container.wait(timeout=60)  # no hub here: the single-user server stops, asking for the hub's URL
+        logs = container.logs().decode()
+        assert "jupyterhub/singleuser" in logs, logs[-2000:]
+        assert "JUPYTERHUB_SERVICE_URL" in logs, logs[-2000:]
+    finally:
+        container.remove(force=True)
+
+
+def test_arbitrary_uid_without_passwd_entry(docker_client: Any, image: str) -> None:
+    with started(docker_client, image, user="12345:100") as lab:
+        assert exec_output(lab.container, ["id", "-u"], user="12345") == "12345"
+        assert _answers(lab.url, lab.token)
+
+
+def test_env_file_reaches_kernels_and_stays_out_of_logs(docker_client: Any, image: str, tmp_path: Path) -> None:
+    config = writable_folder(tmp_path / "config")
+    name = image_env(docker_client, image, "PYRLAB_IMAGE")
+    (config / f"{name}.env").write_text("# for the kernels\nPYRLAB_SECRET=s3cr3t-value-42\n")
+    volumes = {str(config): {"bind": "/home/jovyan/.pyrlab", "mode": "rw"}}
+    with started(docker_client, image, volumes=volumes, environment={"NB_UID": "4321"}, **AS_ROOT) as lab:
+        code = "import os; print(os.environ['PYRLAB_SECRET'])"
+        exit_code, output = lab.container.exec_run(
+            ["python", "-c", KERNEL_CLIENT, "8888", lab.token, "python3", code], user="jovyan"
+        )
+        assert exit_code == 0, output.decode()
+        assert json.loads(output.decode().strip().splitlines()[-1])["output"].strip() == "s3cr3t-value-42"
+        assert "s3cr3t-value-42" not in lab.container.logs().decode()
+        assert "s3cr3t-value-42" not in json.dumps(lab.container.attrs)
+
+
+def test_rc_script_runs_at_start(docker_client: Any, image: str, tmp_path: Path) -> None:
+    config = writable_folder(tmp_path / "config")
+    name = image_env(docker_client, image, "PYRLAB_IMAGE")
+    (config / f"{name}.sh").write_text("export PYRLAB_RC_RAN=yes\n")
+    output = run_once(
+        docker_client,
+        image,
+        ["bash", "-c", "echo rc=$PYRLAB_RC_RAN"],
+        volumes={str(config): {"bind": "/home/jovyan/.pyrlab", "mode": "rw"}},
+    )
+    assert output.split()[-1] == "rc=yes"
+
+
+def test_userlab_replaces_the_default_start(docker_client: Any, image: str, tmp_path: Path) -> None:
+    config = writable_folder(tmp_path / "config")
+    (config / "userlab.sh").write_text("echo my-own-lab-started-as-$(id -un)\n")
+    container = docker_client.containers.run(
+        image,
+        detach=True,
+        volumes={str(config): {"bind": "/home/jovyan/.pyrlab", "mode": "rw"}},
+        labels={"pyrlab.test": "images"},
+    )
+    try:
+        assert container.wait(timeout=60)["StatusCode"] == 0
+        assert "my-own-lab-started-as-jovyan" in container.logs().decode()
+    finally:
+        container.remove(force=True)
+
+
+def test_lab_settings_persist_in_the_configuration_folder(docker_client: Any, image: str, tmp_path: Path) -> None:
+    config = writable_folder(tmp_path / "config")
+    volumes = {str(config): {"bind": "/home/jovyan/.pyrlab", "mode": "rw"}}
+    setting = "lab/api/settings/@jupyterlab/apputils-extension:themes"
+    with started(docker_client, image, volumes=volumes) as lab:
+        saved = requests.put(
+            f"{lab.url}/{setting}",
+            params={"token": lab.token},
+            json={"raw": '{"theme": "JupyterLab Dark"}'},
+            timeout=10,
+        )
+        assert saved.status_code == 204, saved.text
+    assert list(config.glob("lab/user-settings/@jupyterlab/apputils-extension/themes.jupyterlab-settings"))
+    with started(docker_client, image, volumes=volumes) as lab:
+        again = requests.get(f"{lab.url}/{setting}", params={"token": lab.token}, timeout=10)
+        assert json.loads(again.json()["raw"])["theme"] == "JupyterLab Dark"
+
+
+def health(container: Any) -> str:
+    container.reload()
+    return str(container.attrs["State"]["Health"]["Status"])
+
+
+def wait_for_health(container: Any, wanted: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while health(container) != wanted and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return health(container)
+
+
+def fast_healthcheck(docker_client: Any, image: str) -> dict[str, Any]:
+    """The image's own check, run every second from the start (the image waits 10 s first)."""
+    test = docker_client.images.get(image).attrs["Config"]["Healthcheck"]["Test"]
+    return {"test": test, "interval": 1_000_000_000, "timeout": 3_000_000_000, "retries": 1, "start_period": 0}
+
+
+def test_healthcheck_healthy_with_port_base_url_and_proxies(docker_client: Any, image: str) -> None:
+    environment = {
+        "JUPYTER_PORT": "9124",
+        "NOTEBOOK_ARGS": "--ServerApp.base_url=/deep/path/",
+        "http_proxy": "http://127.0.0.1:9",
+        "https_proxy": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+    }
+    with started(
+        docker_client,
+        image,
+        port=9124,
+        path="/deep/path",
+        environment=environment,
+        healthcheck=fast_healthcheck(docker_client, image),
+    ) as lab:
+        assert wait_for_health(lab.container, "healthy") == "healthy"
+
+
+def test_healthcheck_unhealthy_without_jupyter(docker_client: Any, image: str) -> None:
+    container = docker_client.containers.run(
+        image,
+        ["sleep", "120"],
+        detach=True,
+        healthcheck=fast_healthcheck(docker_client, image),
+        labels={"pyrlab.test": "images"},
+    )
+    try:
+        assert wait_for_health(container, "unhealthy") == "unhealthy"
+    finally:
+        container.remove(force=True)
+
+
+def test_sigterm_stops_jupyter_cleanly(docker_client: Any, image: str) -> None:
+    with started(docker_client, image) as lab:
+        lab.container.stop(timeout=10)
+        lab.container.reload()
+        state = lab.container.attrs["State"]
+        logs = lab.container.logs().decode()
+        assert state["ExitCode"] != 137, logs  # 137: killed after the 10 s, not stopped
+        assert "Shutting down" in logs or "shutting down" in logs, logs[-2000:]
+        assert not state["OOMKilled"]
