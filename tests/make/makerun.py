@@ -29,3 +29,9 @@ def free_port() -> int:
 
 def scratch_make(copy: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return make(f"IMAGE_PREFIX={SCRATCH_PREFIX}", f"TOOLS_VENV={REPO / '.venv'}", *args, cwd=copy)
+
+
+def append_lines(path: Path, *lines: str) -> int:
+    """Add lines at the end of a list; return the number of the last one."""
+    path.write_text(path.read_text() + "".join(f"{line}\n" for line in lines))
+    return len(path.read_text().splitlines())

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 
-from makerun import REPO, SCRATCH_PREFIX, free_port, make, scratch_make
+from makerun import REPO, SCRATCH_PREFIX, append_lines, free_port, make, scratch_make
 from pyrlab.chain import read_chain
 
 IMAGE_BUILD = re.compile(r"build --file (\S+)/Dockerfile")
@@ -166,12 +166,10 @@ def test_rlab_starts_with_r_and_python_kernels_and_stops(tmp_path: Path, docker_
 
 def test_list_typo_stops_the_build_with_file_line_and_fix(scratch: Path, docker_client: Any) -> None:
     pylab_before = docker_client.images.get("pylab:latest").id
-    requirements = scratch / "requirements.txt"
-    requirements.write_text(requirements.read_text() + "pandas>=>2\n")
-    lines = len(requirements.read_text().splitlines())
+    last = append_lines(scratch / "requirements.txt", "pandas>=>2")
     result = scratch_make(scratch, "build")
     assert result.returncode != 0
-    assert f"requirements.txt:{lines}: 'pandas>=>2' is not a valid requirement" in result.stderr
+    assert f"requirements.txt:{last}: 'pandas>=>2' is not a valid requirement" in result.stderr
     assert "fix: " in result.stderr
     assert IMAGE_BUILD.findall(result.stdout) == []
     assert docker_client.images.get("pylab:latest").id == pylab_before
@@ -181,15 +179,13 @@ def test_unknown_r_package_is_named_and_the_old_image_stays(scratch: Path, docke
     built = scratch_make(scratch, "build-rlab")
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr
     rlab_before = docker_client.images.get("pyrlab-scratch/rlab:latest").id
-    packages = scratch / "r_packages.txt"
-    packages.write_text(packages.read_text() + "ggplot\nnosuchpackage\n")
-    lines = len(packages.read_text().splitlines())
+    last = append_lines(scratch / "r_packages.txt", "ggplot", "nosuchpackage")
     failed = scratch_make(scratch, "build-rlab")
     assert failed.returncode != 0
     output = failed.stdout + failed.stderr
-    assert f"r_packages.txt:{lines - 1}: 'ggplot' has no Debian package" in output
+    assert f"r_packages.txt:{last - 1}: 'ggplot' has no Debian package" in output
     assert "did you mean ggplot2" in output
-    assert f"r_packages.txt:{lines}: 'nosuchpackage' has no Debian package" in output
+    assert f"r_packages.txt:{last}: 'nosuchpackage' has no Debian package" in output
     assert docker_client.images.get("pyrlab-scratch/rlab:latest").id == rlab_before
 
 
@@ -220,8 +216,7 @@ def test_parallel_build_tags_and_removal(scratch: Path, docker_client: Any) -> N
 def test_editing_requirements_rebuilds_only_pylab(scratch: Path) -> None:
     built = scratch_make(scratch, "build")
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr
-    requirements = scratch / "requirements.txt"
-    requirements.write_text(requirements.read_text() + "six\n")
+    append_lines(scratch / "requirements.txt", "six")
     rebuilt = scratch_make(scratch, "build")
     assert rebuilt.returncode == 0, rebuilt.stdout[-3000:] + rebuilt.stderr
     assert IMAGE_BUILD.findall(rebuilt.stdout) == ["pylab"]

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from imagelab import CellResult, Lab, run_once
+from imagelab import REPO, CellResult, Lab, run_once
+from pyrlab.lists import read_entries
 
 # A wheel written by hand inside the container, so installing it needs no package index.
 MAKE_WHEEL = """
@@ -169,3 +170,14 @@ def test_server_start_skips_the_slow_iri_grammar(host: Any) -> None:
         "python -c %s", "import sys, jupyter_server.serverapp; print('rfc3987_syntax' in sys.modules)"
     )
     assert loaded == "False"
+
+
+@pytest.mark.parametrize("package", [entry.text for entry in read_entries(REPO / "base_debs.txt")])
+def test_base_debs_are_installed(host: Any, package: str) -> None:
+    assert host.package(package).is_installed
+
+
+def test_apt_sources_include_updates_and_security(host: Any) -> None:
+    sources = host.run("cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null").stdout
+    assert "trixie-updates" in sources
+    assert "trixie-security" in sources

@@ -6,7 +6,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from imagelab import CellResult
+import pytest
+
+from imagelab import REPO, CellResult
+from pyrlab.lists import read_entries
 
 
 def test_r_is_debian_r_4(host: Any) -> None:
@@ -36,3 +39,8 @@ def test_no_cuda_libraries(host: Any) -> None:
     assert found.stdout == ""
     wheels = host.check_output("uv pip list --format json")
     assert not [row["name"] for row in json.loads(wheels) if row["name"].startswith("nvidia-")]
+
+
+@pytest.mark.parametrize("package", [entry.text for entry in read_entries(REPO / "r_debs.txt")])
+def test_r_debs_are_installed(host: Any, package: str) -> None:
+    assert host.package(package).is_installed
