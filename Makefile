@@ -49,6 +49,10 @@ RPORT ?= 9999
 NOTEBOOKS ?= $(HOME)/notebooks
 ## Folder of pyrlab's configuration (tokens, settings), created private on first start
 DOCKER ?= $(HOME)/docker
+## Labs' authentication: token (a random token kept in DOCKER; `make password` sets a password instead) or none (anyone who reaches the port can run code as you)
+AUTH ?= token
+## yes: also publish D-Tale (DTPORT) and TensorBoard (TFPORT) on BIND_ADDRESS, without authentication; through Jupyter they are at /proxy/40000/ and /proxy/6006/, behind its token
+PUBLISH_TOOLS ?= no
 ## apt cache for builds, e.g. http://127.0.0.1:3142 (apt-cacher-ng); never left in an image
 APTPROXY ?=
 ## Python package cache for builds, a devpi root URL, e.g. http://127.0.0.1:3141; never left in an image
@@ -162,15 +166,19 @@ $(TOOLS): tests/requirements.txt
 
 ##@ Labs (each started detached; the URL to open is printed)
 .PHONY: pylab rlab
-pylab: $(TOOLS) ## start JupyterLab with Python on $(BIND_ADDRESS):$(PYPORT), D-Tale on $(DTPORT), TensorBoard on $(TFPORT)
-	$(call lab_start,pylab,PYPORT=$(PYPORT):8888 DTPORT=$(DTPORT):40000 TFPORT=$(TFPORT):6006)
+pylab: $(TOOLS) ## start JupyterLab with Python on $(BIND_ADDRESS):$(PYPORT); D-Tale and TensorBoard behind it at /proxy/40000/ and /proxy/6006/
+	$(call lab_start,pylab,PYPORT=$(PYPORT):8888 $(if $(filter yes,$(PUBLISH_TOOLS)),DTPORT=$(DTPORT):40000 TFPORT=$(TFPORT):6006))
 rlab: $(TOOLS) ## start JupyterLab with R and Python on $(BIND_ADDRESS):$(RPORT)
 	$(call lab_start,rlab,RPORT=$(RPORT):8888)
 
 lab_start = $(PYRLAB) lab-start --cli '$(CONTAINER_CLI)' --lab $(1) --image $(call ref,$(1)) \
 	--bind '$(BIND_ADDRESS)' $(addprefix --publish ,$(2)) --notebooks '$(NOTEBOOKS)' --config '$(DOCKER)' \
-	--docker-args '$(DOCKER_ARGS)'
+	--docker-args '$(DOCKER_ARGS)' --auth '$(AUTH)'
 lab_port = $(if $(filter pylab,$(1)),$(PYPORT),$(RPORT))
+
+.PHONY: password
+password: $(TOOLS) ## store a hashed password (argon2) in DOCKER; labs started afterwards ask for it instead of a token
+	$(PYRLAB) lab-password --cli '$(CONTAINER_CLI)' --config '$(DOCKER)' --image $(call ref,pyrlab-base)
 
 .PHONY: pylab-stop rlab-stop pylab-logs rlab-logs pylab-shell rlab-shell stop status
 pylab-stop rlab-stop: %-stop: $(TOOLS) ## stop and remove that lab's container

@@ -108,9 +108,43 @@ as_root() {
     fi
     load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"
     export PYRLAB_ENV_LOADED=yes
+    if [[ ${PYRLAB_DEFAULT_COMMAND:-} == yes && -r $CONFIG/jupyter_password ]]; then
+        password_config "$IMAGE_HOME"
+        chown -R "$uid:$gid" "$IMAGE_HOME/.jupyter"
+        export PYRLAB_PASSWORD_SET=yes
+    fi
 
     export HOME=$home USER=$user LOGNAME=$user NB_USER=$user
     exec setpriv --reuid="$uid" --regid="$gid" --init-groups -- /usr/local/bin/start.sh "$@"
+}
+
+# A hashed password from `make password` becomes the user's Jupyter setting, asked for instead
+# of a token. Written into the home (0600), never passed in the environment the kernels inherit.
+password_config() {
+    local home=$1 file=$CONFIG/jupyter_password
+    [[ -r $file ]] || return 0
+    mkdir -p "$home/.jupyter"
+    (umask 077 && printf '{"PasswordIdentityProvider": {"hashed_password": "%s"}}\n' "$(<"$file")" \
+        >"$home/.jupyter/jupyter_server_config.json")
+    log "password login ($file)"
+}
+
+# HTTPS: a certificate and key mounted in the configuration folder (ssl/cert.pem, ssl/key.pem),
+# or with GEN_CERT=yes a self-signed one made at the first start.
+https_arguments() {
+    local cert=$CONFIG/ssl/cert.pem key=$CONFIG/ssl/key.pem
+    if [[ ! -r $cert || ! -r $key ]]; then
+        [[ ${GEN_CERT:-} == yes || ${GEN_CERT:-} == 1 ]] || return 0
+        cert=$HOME/.local/share/jupyter/pyrlab-cert.pem
+        key=$HOME/.local/share/jupyter/pyrlab-key.pem
+        if [[ ! -r $cert ]]; then
+            mkdir -p "$(dirname "$cert")"
+            log "GEN_CERT: a self-signed certificate in $cert"
+            (umask 077 && openssl req -x509 -newkey rsa:2048 -sha256 -days 365 -nodes -subj "/CN=pyrlab" \
+                -keyout "$key" -out "$cert" 2>/dev/null)
+        fi
+    fi
+    echo "--ServerApp.certfile=$cert --ServerApp.keyfile=$key"
 }
 
 as_user() {
@@ -135,9 +169,20 @@ as_user() {
         source "$rc"
     fi
 
-    if [[ ${PYRLAB_DEFAULT_COMMAND:-} == yes && -r $CONFIG/userlab.sh ]]; then
-        log "starting $CONFIG/userlab.sh instead of Jupyter"
-        exec bash "$CONFIG/userlab.sh"
+    if [[ ${PYRLAB_DEFAULT_COMMAND:-} == yes ]]; then
+        if [[ -r $CONFIG/userlab.sh ]]; then
+            log "starting $CONFIG/userlab.sh instead of Jupyter"
+            exec bash "$CONFIG/userlab.sh"
+        fi
+        local https
+        read -r -a https <<<"$(https_arguments)"
+        set -- "$@" "${https[@]}"
+        if [[ ${PYRLAB_AUTH:-} == none ]]; then
+            log "WARNING: PYRLAB_AUTH=none: Jupyter asks for no token or password"
+            set -- "$@" --IdentityProvider.token= --PasswordIdentityProvider.hashed_password=
+        fi
+        if [[ ${PYRLAB_PASSWORD_SET:-} != yes ]]; then password_config "$HOME"; fi
+        unset PYRLAB_PASSWORD_SET
     fi
     if [[ ${RESTARTABLE:-} == yes ]]; then
         # The server runs as a child, restarted whenever it exits; SIGTERM stops both.

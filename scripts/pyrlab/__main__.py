@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import shlex
 import sys
 from pathlib import Path
@@ -33,9 +34,25 @@ def lab_start(args: argparse.Namespace) -> int:
         config=Path(args.config).expanduser().absolute(),
         cli=args.cli,
         docker_args=shlex.split(args.docker_args),
+        auth=args.auth,
     )
     url = lab.start(spec)
-    print(f"{spec.name} is running. Open:\n\n    {url}\n")
+    login = "" if "token=" in url or spec.auth == "none" else "  (log in with the password of `make password`)"
+    print(f"{spec.name} is running. Open:\n\n    {url}{login}\n")
+    return 0
+
+
+def lab_password(args: argparse.Namespace) -> int:
+    if sys.stdin.isatty():
+        password = getpass.getpass("New Jupyter password: ")
+        if password != getpass.getpass("Again: "):
+            raise lab.LabError("the two passwords differ; nothing was changed")
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    if not password:
+        raise lab.LabError("the password is empty; nothing was changed")
+    path = lab.store_password(Path(args.config).expanduser(), lab.hash_password(args.cli, args.image, password))
+    print(f"stored a hashed password in {path}: labs started from now on ask for it instead of a token")
     return 0
 
 
@@ -79,6 +96,13 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--publish", action="append", default=[], help="VARIABLE=HOST:CONTAINER")
             command.add_argument("--notebooks", required=True, help="folder mounted as the work directory")
             command.add_argument("--docker-args", default="", help="more `docker run` arguments")
+            command.add_argument("--auth", default="token", help="token (default) or none")
+
+    command = commands.add_parser("lab-password", help="store a hashed Jupyter password for the labs")
+    command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
+    command.add_argument("--config", required=True, help="configuration directory (DOCKER)")
+    command.add_argument("--image", required=True, help="an image with jupyter_server, to hash with")
+    command.set_defaults(run=lab_password)
     return top
 
 

@@ -12,6 +12,7 @@ import secrets
 import shlex
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -62,6 +63,7 @@ class LabSpec:
     config: Path
     cli: str
     docker_args: list[str]
+    auth: str = "token"
 
     @property
     def jupyter(self) -> Publish:
@@ -74,6 +76,16 @@ class LabSpec:
     @property
     def token_file(self) -> Path:
         return self.config / f"{self.lab}.token"
+
+    @property
+    def password_file(self) -> Path:
+        """A hashed password written by `make password`: the lab asks for it instead of a token."""
+        return self.config / "jupyter_password"
+
+    @property
+    def scheme(self) -> str:
+        """https when a certificate and key are in the configuration folder (ssl/cert.pem, ssl/key.pem)."""
+        return "https" if (self.config / "ssl" / "cert.pem").is_file() else "http"
 
     @property
     def url_host(self) -> str:
@@ -123,6 +135,28 @@ def check_port_free(bind: str, publish: Publish) -> None:
             ) from None
 
 
+def warnings_for(spec: LabSpec) -> list[str]:
+    """What in the settings lets others in, said before the lab starts."""
+    warnings = []
+    if spec.auth == "none":
+        warnings.append(
+            f"AUTH=none: {spec.lab} asks for no token or password; anyone who reaches "
+            f"{spec.bind}:{spec.jupyter.host_port} can run code as you"
+        )
+    if spec.bind not in ("127.0.0.1", "localhost", "::1"):
+        warnings.append(
+            f"BIND_ADDRESS={spec.bind}: other machines can reach {spec.lab}; "
+            "its token or password still guards it (ssh -L keeps it on this machine)"
+        )
+    for publish in spec.publish:
+        if publish.container_port != JUPYTER_PORT:
+            warnings.append(
+                f"{publish.variable}={publish.host_port} is published without authentication on {spec.bind}; "
+                f"through Jupyter it is behind the token at /proxy/{publish.container_port}/"
+            )
+    return warnings
+
+
 def token_for(token_file: Path) -> str:
     """The lab's token, created on first use in a file only its owner can read."""
     if token_file.exists():
@@ -150,14 +184,18 @@ def prepare_config_dir(config: Path) -> None:
 
 
 def wait_until_ready(spec: LabSpec, token: str, timeout: float) -> None:
-    """Poll the Jupyter API through the published port until it answers with the token."""
-    url = f"http://{spec.url_host}:{spec.jupyter.host_port}/api/status"
-    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    """Poll the Jupyter API through the published port until it answers (with the token, if any)."""
+    base = f"{spec.scheme}://{spec.url_host}:{spec.jupyter.host_port}"
+    url = f"{base}/api/status" if token else f"{base}/api"
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"} if token else {})  # noqa: S310 - http(s) to the lab
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE  # the lab's own certificate, perhaps self-signed
     started = time.monotonic()
     next_state_check = started + 1.0
     while time.monotonic() < started + timeout:
         try:
-            with urllib.request.urlopen(request, timeout=2) as response:  # noqa: S310 - always http to the lab
+            with urllib.request.urlopen(request, timeout=2, context=unverified) as response:  # noqa: S310 - the lab
                 if response.status == 200:
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
@@ -195,10 +233,13 @@ def docker_run_args(spec: LabSpec) -> list[str]:
         # script then drops to that user before anything else runs.
         "--user", "root",
         "--env", f"NB_UID={uid}", "--env", f"NB_GID={gid}",
-        "--env", f"JUPYTER_TOKEN_FILE={CONFIG_DIR}/{spec.token_file.name}",
         "--volume", f"{spec.notebooks}:{WORK_DIR}", "--volume", f"{spec.config}:{CONFIG_DIR}",
         "--workdir", WORK_DIR,
     ]  # fmt: skip
+    if spec.auth == "none":
+        args += ["--env", "PYRLAB_AUTH=none"]
+    elif not spec.password_file.is_file():
+        args += ["--env", f"JUPYTER_TOKEN_FILE={CONFIG_DIR}/{spec.token_file.name}"]
     for publish in spec.publish:
         args += ["--publish", f"{spec.bind}:{publish.host_port}:{publish.container_port}"]
     return [*args, *spec.docker_args, spec.image]
@@ -223,7 +264,12 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
     prepare_config_dir(spec.config)
     for publish in spec.publish:
         check_port_free(spec.bind, publish)
-    token = token_for(spec.token_file)
+    if spec.auth not in ("token", "none"):
+        raise LabError(f"AUTH={spec.auth}: use AUTH=token (the default) or AUTH=none; `make password` sets a password")
+    password = spec.auth == "token" and spec.password_file.is_file()
+    token = token_for(spec.token_file) if spec.auth == "token" and not password else ""
+    for warning in warnings_for(spec):
+        print(f"WARNING: {warning}", file=sys.stderr)
     if notebook_ids(spec.notebooks)[0] == 0:
         print(
             f"note: NOTEBOOKS={spec.notebooks} belongs to root, so Jupyter runs as root in the container; "
@@ -232,7 +278,28 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
         )
     run_cli(spec.cli, *docker_run_args(spec))
     wait_until_ready(spec, token, timeout)
-    return f"http://{spec.url_host}:{spec.jupyter.host_port}/lab?token={token}"
+    url = f"{spec.scheme}://{spec.url_host}:{spec.jupyter.host_port}/lab"
+    return f"{url}?token={token}" if token else url
+
+
+def hash_password(cli: str, image: str, password: str) -> str:
+    """The argon2 hash of a password, made by jupyter_server inside the image (nothing to install here)."""
+    script = "import sys; from jupyter_server.auth import passwd; print(passwd(sys.stdin.read()))"
+    command = [cli, "run", "--rm", "--interactive", "--entrypoint", "python", image, "-c", script]
+    result = subprocess.run(command, input=password, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise LabError(f"could not hash the password in {image}: {result.stderr.strip()} (run `make build` first)")
+    return result.stdout.strip()
+
+
+def store_password(config: Path, hashed: str) -> Path:
+    """Keep the hash where the labs look for it, readable by you only."""
+    prepare_config_dir(config)
+    path = config / "jupyter_password"
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(hashed + "\n")
+    return path
 
 
 def stop(cli: str, name: str) -> bool:

@@ -11,13 +11,19 @@ REPO = Path(__file__).parents[2]
 SCRATCH_PREFIX = "pyrlab-scratch/"
 
 
-def make(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+def make(*args: str, cwd: Path = REPO, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """Run make; settings given to the outer make (BASE=rootfs, CA_CERTS=...) reach it through MAKEFLAGS."""
     environment = dict(os.environ)
     # The outer make's job server is not inherited by this process; keep only its variables.
     environment["MAKEFLAGS"] = " ".join(word for word in environment.get("MAKEFLAGS", "").split() if "=" in word)
     return subprocess.run(
-        ["make", "--no-print-directory", *args], cwd=cwd, env=environment, capture_output=True, text=True, check=False
+        ["make", "--no-print-directory", *args],
+        cwd=cwd,
+        env=environment,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
     )
 
 

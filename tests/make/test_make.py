@@ -6,7 +6,9 @@ import json
 import os
 import re
 import socket
+import ssl
 import stat
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,10 +38,13 @@ class StartedLab:
     port: int
     notebooks: Path
     config: Path
+    stderr: str
 
 
-def start_lab(lab: str, port_variables: list[str], tmp_path: Path) -> tuple[StartedLab, list[str]]:
-    notebooks, config = tmp_path / "notebooks", tmp_path / "config"
+def start_lab(
+    lab: str, port_variables: list[str], tmp_path: Path, *extra: str, config: Path | None = None
+) -> tuple[StartedLab, list[str]]:
+    notebooks, config = tmp_path / "notebooks", config or tmp_path / "config"
     notebooks.mkdir()
     if os.getuid() == 0:  # as CI runs: a user's folder, started with root's make
         os.chown(notebooks, *NOTEBOOKS_OWNER)
@@ -48,13 +53,15 @@ def start_lab(lab: str, port_variables: list[str], tmp_path: Path) -> tuple[Star
         f"NOTEBOOKS={notebooks}",
         f"DOCKER={config}",
         "DOCKER_ARGS=--label pyrlab.test=make --env PYRLAB_TEST=1",
+        *extra,
     ]
     started = make(lab, *settings)
     assert started.returncode == 0, started.stdout + started.stderr
-    match = re.search(r"(http://127\.0\.0\.1:(\d+)/lab\?token=(\w+))", started.stdout)
+    match = re.search(r"(https?://127\.0\.0\.1:(\d+)/lab(?:\?token=(\w+))?)", started.stdout)
     assert match, started.stdout
     port = int(match.group(2))
-    return StartedLab(f"{lab}-{port}", match.group(1), match.group(3), port, notebooks, config), settings
+    lab_url, token = match.group(1), match.group(3) or ""
+    return StartedLab(f"{lab}-{port}", lab_url, token, port, notebooks, config, started.stderr), settings
 
 
 @pytest.fixture(scope="module")
@@ -87,10 +94,21 @@ def test_docker_args_reach_docker_run(pylab: tuple[StartedLab, list[str]], docke
     assert "PYRLAB_TEST=1" in container.attrs["Config"]["Env"]
 
 
+def test_lab_runs_without_extra_privileges(pylab: tuple[StartedLab, list[str]], docker_client: Any) -> None:
+    lab, _ = pylab
+    host_config = docker_client.containers.get(lab.name).attrs["HostConfig"]
+    assert not host_config["Privileged"]
+    assert not host_config["CapAdd"]  # no SYS_ADMIN or any other capability beyond Docker's defaults
+    processes = docker_client.containers.get(lab.name).top(ps_args="-o pid,user,args")["Processes"]
+    jupyter = [(user, args) for _, user, args in processes if "jupyter-lab" in args and "start.sh" not in args]
+    assert jupyter, processes
+    assert all(user != "root" for user, _ in jupyter), jupyter
+
+
 def test_pylab_ports_are_bound_to_loopback_only(pylab: tuple[StartedLab, list[str]], docker_client: Any) -> None:
     lab, _ = pylab
     bindings = docker_client.containers.get(lab.name).attrs["HostConfig"]["PortBindings"]
-    assert set(bindings) == {"8888/tcp", "40000/tcp", "6006/tcp"}
+    assert set(bindings) == {"8888/tcp"}  # D-Tale and TensorBoard are behind Jupyter's token, at /proxy/
     assert {binding["HostIp"] for bound in bindings.values() for binding in bound} == {"127.0.0.1"}
 
 
@@ -233,3 +251,75 @@ def test_help_documents_every_target_and_variable() -> None:
         assert re.search(rf"^  {variable} +\S", shown.stdout, flags=re.MULTILINE), variable
     for target in ("build", "rootfs", "check", "pylab", "rlab", "stop", "status", "test", "clean"):
         assert re.search(rf"^  {target} +\S", shown.stdout, flags=re.MULTILINE), target
+
+
+def stop_lab(lab: StartedLab, settings: list[str]) -> None:
+    stopped = make(f"{lab.name.split('-')[0]}-stop", *settings)
+    assert stopped.returncode == 0, stopped.stderr
+
+
+def test_published_tools_are_on_loopback_with_a_warning(tmp_path: Path, docker_client: Any) -> None:
+    lab, settings = start_lab("pylab", ["PYPORT", "DTPORT", "TFPORT"], tmp_path, "PUBLISH_TOOLS=yes")
+    try:
+        bindings = docker_client.containers.get(lab.name).attrs["HostConfig"]["PortBindings"]
+        assert set(bindings) == {"8888/tcp", "40000/tcp", "6006/tcp"}
+        assert {binding["HostIp"] for bound in bindings.values() for binding in bound} == {"127.0.0.1"}
+        assert "WARNING: DTPORT=" in lab.stderr
+        assert "without authentication" in lab.stderr
+    finally:
+        stop_lab(lab, settings)
+
+
+def test_auth_none_is_explicit_and_warned(tmp_path: Path) -> None:
+    lab, settings = start_lab("rlab", ["RPORT"], tmp_path, "AUTH=none")
+    try:
+        assert "token=" not in lab.url
+        assert "WARNING: AUTH=none" in lab.stderr
+        assert requests.get(f"http://127.0.0.1:{lab.port}/api/status", timeout=5).status_code == 200
+    finally:
+        stop_lab(lab, settings)
+
+
+def test_password_replaces_the_token(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    stored = make("password", f"DOCKER={config}", stdin="correct horse\n")
+    assert stored.returncode == 0, stored.stderr
+    assert stat.S_IMODE((config / "jupyter_password").stat().st_mode) == 0o600
+    assert "argon2" in (config / "jupyter_password").read_text()
+    lab, settings = start_lab("rlab", ["RPORT"], tmp_path, config=config)
+    try:
+        assert "token=" not in lab.url
+        base = f"http://127.0.0.1:{lab.port}"
+        assert requests.get(f"{base}/api/status", timeout=5).status_code == 403
+        session = requests.Session()
+        session.get(f"{base}/login", timeout=10)
+        wrong = session.post(f"{base}/login", data={"password": "wrong", "_xsrf": session.cookies["_xsrf"]}, timeout=10)
+        assert session.get(f"{base}/api/status", timeout=5).status_code == 403, wrong.status_code
+        session.post(f"{base}/login", data={"password": "correct horse", "_xsrf": session.cookies["_xsrf"]}, timeout=10)
+        assert session.get(f"{base}/api/status", timeout=5).status_code == 200
+    finally:
+        stop_lab(lab, settings)
+
+
+def test_mounted_certificate_makes_the_lab_https(tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    (config / "ssl").mkdir(parents=True)
+    made = subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(config / "ssl" / "key.pem"), "-out", str(config / "ssl" / "cert.pem")],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    for pem in (config / "ssl").iterdir():
+        pem.chmod(0o644)  # readable by the notebook user when root runs the tests
+    lab, settings = start_lab("rlab", ["RPORT"], tmp_path, config=config)
+    try:
+        assert lab.url.startswith(f"https://127.0.0.1:{lab.port}/lab?token=")
+        served = ssl.get_server_certificate(("127.0.0.1", lab.port))
+        assert served.strip() == (config / "ssl" / "cert.pem").read_text().strip()
+        answer = requests.get(
+            f"https://127.0.0.1:{lab.port}/api/status", params={"token": lab.token}, verify=False, timeout=10
+        )
+        assert answer.status_code == 200
+    finally:
+        stop_lab(lab, settings)

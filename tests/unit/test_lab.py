@@ -115,3 +115,35 @@ def test_run_arguments_map_the_ids_and_end_with_extra_args_and_image(tmp_path: P
 def test_missing_cli_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(lab.LabError, match="CONTAINER_CLI=no-such-cli is not on PATH"):
         lab.start(spec(tmp_path, cli="no-such-cli"))
+
+
+def test_no_warning_for_the_secure_defaults(tmp_path: Path) -> None:
+    assert lab.warnings_for(spec(tmp_path, publish=[lab.Publish("PYPORT", 8888, 8888)])) == []
+
+
+def test_warnings_name_what_lets_others_in(tmp_path: Path) -> None:
+    warnings = lab.warnings_for(spec(tmp_path, auth="none", bind="0.0.0.0"))
+    assert any(warning.startswith("AUTH=none") for warning in warnings)
+    assert any(warning.startswith("BIND_ADDRESS=0.0.0.0") for warning in warnings)
+    assert any(warning.startswith("DTPORT=40000 is published without authentication") for warning in warnings)
+
+
+def test_auth_none_passes_no_token_file(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    args = lab.docker_run_args(spec(tmp_path, auth="none"))
+    assert "PYRLAB_AUTH=none" in args
+    assert not any(arg.startswith("JUPYTER_TOKEN_FILE=") for arg in args)
+
+
+def test_a_stored_password_replaces_the_token_file(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    lab.store_password(tmp_path / "config", "argon2:$argon2id$v=19$fake")
+    assert stat.S_IMODE((tmp_path / "config" / "jupyter_password").stat().st_mode) == 0o600
+    args = lab.docker_run_args(spec(tmp_path))
+    assert not any(arg.startswith("JUPYTER_TOKEN_FILE=") for arg in args)
+
+
+def test_unknown_auth_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    with pytest.raises(lab.LabError, match="AUTH=basic"):
+        lab.start(spec(tmp_path, auth="basic", cli="true"))

@@ -49,11 +49,11 @@ def test_requirement_is_installed_and_imports(imports: dict[str, str], requireme
     assert imports[requirement].startswith("ok "), imports[requirement]
 
 
-def wait_for_page(url: str, timeout: float = 60) -> requests.Response:
+def wait_for_page(url: str, timeout: float = 60, token: str = "") -> requests.Response:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            answer = requests.get(url, timeout=5)
+            answer = requests.get(url, timeout=5, headers={"Authorization": f"token {token}"} if token else {})
             if answer.status_code < 500:
                 return answer
         except requests.ConnectionError:
@@ -83,3 +83,26 @@ def test_dtale_serves_a_data_frame_on_its_port(lab: Lab) -> None:
     assert answer.status_code == 200
     data = wait_for_page(f"http://127.0.0.1:{lab.ports[40000]}/dtale/data/1?ids=%5B%220-1%22%5D")
     assert data.json()["results"]["0"]["answer"] == 42
+
+
+def test_tools_through_jupyter_need_its_token(lab: Lab, host: Any) -> None:
+    """TensorBoard and D-Tale at /proxy/<port>/ answer only with Jupyter's token (jupyter-server-proxy)."""
+    host.check_output("mkdir -p /tmp/tb-proxied")
+    lab.container.exec_run(
+        ["tensorboard", "--logdir", "/tmp/tb-proxied", "--host", "127.0.0.1", "--port", "6007"],
+        user="jovyan",
+        detach=True,
+    )
+    script = (
+        "import dtale, dtale.app, pandas\n"
+        "dtale.app.JUPYTER_SERVER_PROXY = True\n"
+        "dtale.show(pandas.DataFrame({'answer': [42]}), host='127.0.0.1', port=40001, subprocess=False)\n"
+    )
+    lab.container.exec_run(["python", "-c", script], user="jovyan", detach=True)
+    for path, expected in (("/proxy/6007/", "TensorBoard"), ("/proxy/40001/dtale/data/1?ids=%5B%220-1%22%5D", "42")):
+        answer = wait_for_page(f"{lab.url}{path}", token=lab.token)
+        assert answer.status_code == 200
+        assert expected in answer.text
+        refused = requests.get(f"{lab.url}{path}", timeout=10, allow_redirects=False)
+        assert refused.status_code in (302, 403), refused.status_code
+        assert expected not in refused.text

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
 from imagelab import KERNEL_CLIENT, exec_output, run_once, started
@@ -280,3 +281,34 @@ def test_sigterm_stops_jupyter_cleanly(docker_client: Any, image: str) -> None:
         assert state["ExitCode"] != 137, logs  # 137: killed after the 10 s, not stopped
         assert "Shutting down" in logs or "shutting down" in logs, logs[-2000:]
         assert not state["OOMKilled"]
+
+
+def test_gen_cert_serves_https_and_stays_healthy(docker_client: Any, image: str) -> None:
+    token = "gen-cert-test-token"
+    container = docker_client.containers.run(
+        image,
+        detach=True,
+        environment={"GEN_CERT": "yes", "JUPYTER_TOKEN": token},
+        ports={"8888/tcp": ("127.0.0.1", None)},
+        healthcheck=fast_healthcheck(docker_client, image),
+        labels={"pyrlab.test": "images"},
+    )
+    try:
+        container.reload()
+        port = container.attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                answer = requests.get(
+                    f"https://127.0.0.1:{port}/api/status", params={"token": token}, verify=False, timeout=3
+                )
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, container.logs().decode()[-2000:]
+                time.sleep(0.5)
+        assert answer.status_code == 200
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://127.0.0.1:{port}/api/status", params={"token": token}, timeout=3)
+        assert wait_for_health(container, "healthy") == "healthy"
+    finally:
+        container.remove(force=True)
