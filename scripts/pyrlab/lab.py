@@ -183,23 +183,30 @@ def prepare_config_dir(config: Path) -> None:
         )
 
 
-def wait_until_ready(spec: LabSpec, token: str, timeout: float) -> None:
-    """Poll the Jupyter API through the published port until it answers (with the token, if any)."""
-    base = f"{spec.scheme}://{spec.url_host}:{spec.jupyter.host_port}"
-    url = f"{base}/api/status" if token else f"{base}/api"
-    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"} if token else {})  # noqa: S310 - http(s) to the lab
+def wait_until_ready(spec: LabSpec, token: str, timeout: float) -> str:
+    """Poll the Jupyter API through the published port until it answers (with the token, if any).
+
+    Returns the scheme it answered on: https with a certificate in the configuration folder or
+    GEN_CERT=yes among DOCKER_ARGS, else http; both are tried, the likely one first.
+    """
+    headers = {"Authorization": f"token {token}"} if token else {}
+    path = "/api/status" if token else "/api"
+    schemes = [spec.scheme, "http" if spec.scheme == "https" else "https"]
     unverified = ssl.create_default_context()
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE  # the lab's own certificate, perhaps self-signed
     started = time.monotonic()
     next_state_check = started + 1.0
     while time.monotonic() < started + timeout:
-        try:
-            with urllib.request.urlopen(request, timeout=2, context=unverified) as response:  # noqa: S310 - the lab
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass  # not listening yet: poll again below
+        for scheme in schemes:
+            url = f"{scheme}://{spec.url_host}:{spec.jupyter.host_port}{path}"
+            request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) to the lab
+            try:
+                with urllib.request.urlopen(request, timeout=2, context=unverified) as response:  # noqa: S310
+                    if response.status == 200:
+                        return scheme
+            except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
+                pass  # not listening yet, or the other scheme: poll again below
         if time.monotonic() > next_state_check:  # `docker inspect` once a second, not at every poll
             state = container_state(spec.cli, spec.name)
             if state != "running":
@@ -209,7 +216,10 @@ def wait_until_ready(spec: LabSpec, token: str, timeout: float) -> None:
                 )
             next_state_check = time.monotonic() + 1.0
         time.sleep(0.05)
-    raise LabError(f"Jupyter in {spec.name} did not answer on {url} within {timeout:.0f} s: see `make {spec.lab}-logs`")
+    raise LabError(
+        f"Jupyter in {spec.name} did not answer on port {spec.jupyter.host_port} within {timeout:.0f} s: "
+        f"see `make {spec.lab}-logs`"
+    )
 
 
 def notebook_ids(notebooks: Path) -> tuple[int, int]:
@@ -277,8 +287,8 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
             file=sys.stderr,
         )
     run_cli(spec.cli, *docker_run_args(spec))
-    wait_until_ready(spec, token, timeout)
-    url = f"{spec.scheme}://{spec.url_host}:{spec.jupyter.host_port}/lab"
+    scheme = wait_until_ready(spec, token, timeout)
+    url = f"{scheme}://{spec.url_host}:{spec.jupyter.host_port}/lab"
     return f"{url}?token={token}" if token else url
 
 

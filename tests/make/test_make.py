@@ -323,3 +323,15 @@ def test_mounted_certificate_makes_the_lab_https(tmp_path: Path) -> None:
         assert answer.status_code == 200
     finally:
         stop_lab(lab, settings)
+
+
+def test_gen_cert_in_docker_args_gives_an_https_url(tmp_path: Path) -> None:
+    lab, settings = start_lab("rlab", ["RPORT"], tmp_path, "DOCKER_ARGS=--env GEN_CERT=yes")
+    try:
+        assert lab.url.startswith(f"https://127.0.0.1:{lab.port}/lab?token=")
+        answer = requests.get(
+            f"https://127.0.0.1:{lab.port}/api/status", params={"token": lab.token}, verify=False, timeout=10
+        )
+        assert answer.status_code == 200
+    finally:
+        stop_lab(lab, settings)
