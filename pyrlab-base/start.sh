@@ -11,6 +11,8 @@
 set -euo pipefail
 
 log() { echo "pyrlab: $*" >&2; }
+# docker-stacks' switches take yes (or 1).
+is_yes() { [[ ${1:-} == yes || ${1:-} == 1 ]]; }
 
 CONFIG=${PYRLAB_CONFIG:-/home/jovyan/.pyrlab}
 IMAGE_HOME=/home/jovyan
@@ -80,7 +82,7 @@ as_root() {
     done < <(awk -v home="$IMAGE_HOME/" 'index($5, home) == 1 { print $5 }' /proc/self/mountinfo)
     find "$IMAGE_HOME" -xdev "${prune[@]}" \( ! -uid "$uid" -o ! -gid "$gid" \) -exec chown -h "$uid:$gid" {} +
 
-    if [[ ${CHOWN_HOME:-} == yes || ${CHOWN_HOME:-} == 1 ]]; then
+    if is_yes "${CHOWN_HOME:-}"; then
         log "CHOWN_HOME: $home to $uid:$gid ${CHOWN_HOME_OPTS:-}"
         # shellcheck disable=SC2086 # the options are words
         chown ${CHOWN_HOME_OPTS:-} "$uid:$gid" "$IMAGE_HOME"
@@ -92,7 +94,7 @@ as_root() {
         # shellcheck disable=SC2086 # the options are words
         chown ${CHOWN_EXTRA_OPTS:-} "$uid:$gid" "${extra[@]}"
     fi
-    if [[ ${GRANT_SUDO:-} == yes || ${GRANT_SUDO:-} == 1 ]]; then
+    if is_yes "${GRANT_SUDO:-}"; then
         log "GRANT_SUDO: $user may use sudo without a password"
         echo "$user ALL=(ALL) NOPASSWD:ALL" >/etc/sudoers.d/pyrlab-grant-sudo
         chmod 0440 /etc/sudoers.d/pyrlab-grant-sudo
@@ -134,7 +136,7 @@ password_config() {
 https_arguments() {
     local cert=$CONFIG/ssl/cert.pem key=$CONFIG/ssl/key.pem
     if [[ ! -r $cert || ! -r $key ]]; then
-        [[ ${GEN_CERT:-} == yes || ${GEN_CERT:-} == 1 ]] || return 0
+        is_yes "${GEN_CERT:-}" || return 0
         cert=$HOME/.local/share/jupyter/pyrlab-cert.pem
         key=$HOME/.local/share/jupyter/pyrlab-key.pem
         if [[ ! -r $cert ]]; then
@@ -184,7 +186,7 @@ as_user() {
         if [[ ${PYRLAB_PASSWORD_SET:-} != yes ]]; then password_config "$HOME"; fi
         unset PYRLAB_PASSWORD_SET
     fi
-    if [[ ${RESTARTABLE:-} == yes ]]; then
+    if is_yes "${RESTARTABLE:-}"; then
         # The server runs as a child, restarted whenever it exits; SIGTERM stops both.
         trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
         while true; do

@@ -320,6 +320,15 @@ def stop(cli: str, name: str) -> bool:
     return True
 
 
+def url_to_open(config: Path, lab: str, port: str) -> str:
+    """A running lab's URL as the configuration folder tells it: https or not, password or token."""
+    base = f"{'https' if (config / 'ssl' / 'cert.pem').is_file() else 'http'}://127.0.0.1:{port}/lab"
+    if (config / "jupyter_password").is_file():
+        return f"{base} (log in with the password of `make password`)"
+    token_file = config / f"{lab}.token"
+    return f"{base}?token={token_file.read_text(encoding='ascii').strip()}" if token_file.is_file() else base
+
+
 def status(cli: str, config: Path) -> list[str]:
     """One line per lab container: name, state, and the URL when its token is at hand."""
     output = run_cli(cli, "ps", "--all", "--filter", f"label={LABEL}", "--format", "{{json .}}")
@@ -328,9 +337,7 @@ def status(cli: str, config: Path) -> list[str]:
         container = json.loads(row)
         name, lab = container["Names"], container["Labels"].split(f"{LABEL}=", 1)[-1].split(",", 1)[0]
         line = f"{name}\t{container['State']}\t{container['Ports']}"
-        token_file = config / f"{lab}.token"
-        port = name.rsplit("-", 1)[-1]
-        if container["State"] == "running" and token_file.is_file():
-            line += f"\thttp://127.0.0.1:{port}/lab?token={token_file.read_text(encoding='ascii').strip()}"
+        if container["State"] == "running":
+            line += f"\t{url_to_open(config, lab, name.rsplit('-', 1)[-1])}"
         lines.append(line)
     return lines

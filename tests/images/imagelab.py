@@ -57,13 +57,13 @@ def wait_for_jupyter(container: Any, url: str, token: str, timeout: float = 90) 
 
 
 def run_once(docker_client: Any, image: str, command: list[str], **options: Any) -> str:
-    """Run a command in a new container through the image's entry point; return its output."""
+    """Run a command in a new container through the image's entry point; return its standard output
+    (start.sh logs to standard error, which docker interleaves in no fixed order)."""
     container = docker_client.containers.run(image, command, detach=True, labels={"pyrlab.test": "images"}, **options)
     try:
         result = container.wait(timeout=120)
-        output = container.logs().decode(errors="replace")
-        assert result["StatusCode"] == 0, output
-        return str(output)
+        assert result["StatusCode"] == 0, container.logs().decode(errors="replace")
+        return str(container.logs(stdout=True, stderr=False).decode(errors="replace"))
     finally:
         container.remove(force=True)
 

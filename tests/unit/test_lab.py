@@ -147,3 +147,14 @@ def test_unknown_auth_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notebooks").mkdir()
     with pytest.raises(lab.LabError, match="AUTH=basic"):
         lab.start(spec(tmp_path, auth="basic", cli="true"))
+
+
+def test_url_to_open_follows_the_configuration_folder(tmp_path: Path) -> None:
+    assert lab.url_to_open(tmp_path, "rlab", "9999") == "http://127.0.0.1:9999/lab"
+    (tmp_path / "rlab.token").write_text("abc\n")
+    assert lab.url_to_open(tmp_path, "rlab", "9999") == "http://127.0.0.1:9999/lab?token=abc"
+    (tmp_path / "ssl").mkdir()
+    (tmp_path / "ssl" / "cert.pem").write_text("")
+    assert lab.url_to_open(tmp_path, "rlab", "9999") == "https://127.0.0.1:9999/lab?token=abc"
+    (tmp_path / "jupyter_password").write_text("argon2:...")
+    assert lab.url_to_open(tmp_path, "rlab", "9999").startswith("https://127.0.0.1:9999/lab (log in with the password")
