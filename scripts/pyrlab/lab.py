@@ -75,22 +75,43 @@ class LabSpec:
 
     @property
     def token_file(self) -> Path:
-        return self.config / f"{self.lab}.token"
+        return token_file(self.config, self.lab)
 
     @property
     def password_file(self) -> Path:
-        """A hashed password written by `make password`: the lab asks for it instead of a token."""
-        return self.config / "jupyter_password"
+        return password_file(self.config)
 
     @property
     def scheme(self) -> str:
-        """https when a certificate and key are in the configuration folder (ssl/cert.pem, ssl/key.pem)."""
-        return "https" if (self.config / "ssl" / "cert.pem").is_file() else "http"
+        return scheme_for(self.config)
 
     @property
     def url_host(self) -> str:
         """Where this host reaches the published port."""
         return "127.0.0.1" if self.bind in ("0.0.0.0", "") else self.bind  # noqa: S104 - a comparison
+
+
+# What the configuration folder (DOCKER) holds for the labs, written here once.
+def token_file(config: Path, lab: str) -> Path:
+    """The lab's token, made on first start."""
+    return config / f"{lab}.token"
+
+
+def password_file(config: Path) -> Path:
+    """A hashed password written by `make password`: the labs ask for it instead of a token."""
+    return config / "jupyter_password"
+
+
+def scheme_for(config: Path) -> str:
+    """https when a certificate and key are in the configuration folder (ssl/cert.pem, ssl/key.pem)."""
+    return "https" if (config / "ssl" / "cert.pem").is_file() else "http"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file that only its owner can read, from its first byte on."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(text + "\n")
 
 
 def container_name(lab: str, port: int) -> str:
@@ -157,16 +178,14 @@ def warnings_for(spec: LabSpec) -> list[str]:
     return warnings
 
 
-def token_for(token_file: Path) -> str:
+def token_for(path: Path) -> str:
     """The lab's token, created on first use in a file only its owner can read."""
-    if token_file.exists():
-        token = token_file.read_text(encoding="ascii").strip()
+    if path.exists():
+        token = path.read_text(encoding="ascii").strip()
         if token:
             return token
     token = secrets.token_hex(24)
-    descriptor = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(token + "\n")
+    write_private(path, token)
     return token
 
 
@@ -305,10 +324,8 @@ def hash_password(cli: str, image: str, password: str) -> str:
 def store_password(config: Path, hashed: str) -> Path:
     """Keep the hash where the labs look for it, readable by you only."""
     prepare_config_dir(config)
-    path = config / "jupyter_password"
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(hashed + "\n")
+    path = password_file(config)
+    write_private(path, hashed)
     return path
 
 
@@ -322,11 +339,11 @@ def stop(cli: str, name: str) -> bool:
 
 def url_to_open(config: Path, lab: str, port: str) -> str:
     """A running lab's URL as the configuration folder tells it: https or not, password or token."""
-    base = f"{'https' if (config / 'ssl' / 'cert.pem').is_file() else 'http'}://127.0.0.1:{port}/lab"
-    if (config / "jupyter_password").is_file():
+    base = f"{scheme_for(config)}://127.0.0.1:{port}/lab"
+    if password_file(config).is_file():
         return f"{base} (log in with the password of `make password`)"
-    token_file = config / f"{lab}.token"
-    return f"{base}?token={token_file.read_text(encoding='ascii').strip()}" if token_file.is_file() else base
+    token = token_file(config, lab)
+    return f"{base}?token={token.read_text(encoding='ascii').strip()}" if token.is_file() else base
 
 
 def status(cli: str, config: Path) -> list[str]:
