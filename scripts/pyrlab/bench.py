@@ -12,7 +12,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from typing import Any
 import docker
 
 from pyrlab.chain import read_chain
+from pyrlab.makefile import copy_project, free_port, make_environment
 
 PREFIX = "pyrlab-bench/"
 ADDED_PYTHON_PACKAGE = "tabulate"
@@ -72,8 +72,7 @@ def run(command: list[str], cwd: Path, environment: dict[str, str] | None = None
 
 def make_runner(copy: Path, tools_venv: Path) -> Callable[..., float]:
     """`make` in the scratch copy, with the bench's image prefix and the caller's settings."""
-    environment = dict(os.environ)
-    environment["MAKEFLAGS"] = " ".join(word for word in environment.get("MAKEFLAGS", "").split() if "=" in word)
+    environment = make_environment()
 
     def make(*args: str) -> float:
         command = ["make", "--no-print-directory", f"IMAGE_PREFIX={PREFIX}", f"TOOLS_VENV={tools_venv}", *args]
@@ -91,12 +90,6 @@ def appended(path: Path, line: str) -> Iterator[None]:
         yield
     finally:
         path.write_text(original, encoding="utf-8")
-
-
-def free_port() -> int:
-    with socket.socket() as finder:
-        finder.bind(("127.0.0.1", 0))
-        return int(finder.getsockname()[1])
 
 
 def cold_builds(make: Callable[..., float], cli: str, copy: Path, images: list[str]) -> list[Figure]:
@@ -188,10 +181,7 @@ def measure(repo: Path, runs: int) -> list[Figure]:
     kernel_client = (repo / "tests" / "images" / "kernel_client.py").read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="pyrlab-bench-") as folder:
         copy = Path(folder) / "pyrlab"
-        ignore = shutil.ignore_patterns(
-            ".git", ".venv", ".build", "*_cache", "__pycache__", "local.mk", "bench-results"
-        )
-        shutil.copytree(repo, copy, ignore=ignore)
+        copy_project(repo, copy)
         make = make_runner(copy, repo / ".venv")
         images = [link.image for link in read_chain(copy)]
         figures = cold_builds(make, cli, copy, images)

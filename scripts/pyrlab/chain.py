@@ -6,6 +6,8 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyrlab.makefile import make_environment
+
 
 @dataclass(frozen=True)
 class Link:
@@ -21,6 +23,7 @@ def read_chain(project: Path, *make_args: str) -> list[Link]:
     result = subprocess.run(
         ["make", "--no-print-directory", "--silent", "chain", *make_args],
         cwd=project,
+        env=make_environment(),
         capture_output=True,
         text=True,
         check=True,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import docker
 import pytest
 
 from makerun import REPO, SCRATCH_PREFIX
+from pyrlab.makefile import copy_project
 
 
 @pytest.fixture(scope="session")
@@ -22,9 +22,7 @@ def docker_client() -> Any:
 def scratch(tmp_path: Path, docker_client: Any) -> Iterator[Path]:
     """A copy of the project whose images are named pyrlab-scratch/...; removed afterwards."""
     copy = tmp_path / "pyrlab"
-    shutil.copytree(
-        REPO, copy, ignore=shutil.ignore_patterns(".git", ".venv", ".build", "*_cache", "__pycache__", "local.mk")
-    )
+    copy_project(REPO, copy)
     yield copy
     for image in docker_client.images.list(name=f"{SCRATCH_PREFIX}*"):
         for tag in image.tags:

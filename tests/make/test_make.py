@@ -17,8 +17,9 @@ from typing import Any
 import pytest
 import requests
 
-from makerun import REPO, SCRATCH_PREFIX, append_lines, free_port, make, scratch_make
+from makerun import REPO, SCRATCH_PREFIX, append_lines, make, scratch_make
 from pyrlab.chain import read_chain
+from pyrlab.makefile import free_port
 
 IMAGE_BUILD = re.compile(r"build --file (\S+)/Dockerfile")
 # BuildKit's plain progress: "#6 [stage-0 2/3] RUN ...", maybe "#6 sha256:...", then "#6 CACHED".
