@@ -109,11 +109,9 @@ as_root() {
         unset JUPYTER_TOKEN_FILE
     fi
     load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"
-    export PYRLAB_ENV_LOADED=yes
     if [[ ${PYRLAB_DEFAULT_COMMAND:-} == yes && -r $CONFIG/jupyter_password ]]; then
         password_config "$IMAGE_HOME"
         chown -R "$uid:$gid" "$IMAGE_HOME/.jupyter"
-        export PYRLAB_PASSWORD_SET=yes
     fi
 
     export HOME=$home USER=$user LOGNAME=$user NB_USER=$user
@@ -149,7 +147,11 @@ https_arguments() {
     echo "--ServerApp.certfile=$cert --ServerApp.keyfile=$key"
 }
 
+# $1: "user" when the root stage ran before (it has read the env and password files then).
 as_user() {
+    local after_root=$1 default_command=${PYRLAB_DEFAULT_COMMAND:-}
+    shift
+    unset PYRLAB_DEFAULT_COMMAND
     if ! getent passwd "$(id -u)" >/dev/null; then
         # An arbitrary uid with no passwd entry (docker run --user 12345): a home it can write.
         if [[ ! -w ${HOME:-/} ]]; then
@@ -160,8 +162,7 @@ as_user() {
         fi
     fi
     if [[ -n ${NB_UMASK:-} ]]; then umask "$NB_UMASK"; fi
-    if [[ ${PYRLAB_ENV_LOADED:-} != yes ]]; then load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"; fi
-    unset PYRLAB_ENV_LOADED
+    if [[ $after_root != user ]]; then load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"; fi
 
     run_hooks /usr/local/bin/before-notebook.d
     local rc=$CONFIG/${PYRLAB_IMAGE:-pyrlab}.sh
@@ -171,7 +172,7 @@ as_user() {
         source "$rc"
     fi
 
-    if [[ ${PYRLAB_DEFAULT_COMMAND:-} == yes ]]; then
+    if [[ $default_command == yes ]]; then
         if [[ -r $CONFIG/userlab.sh ]]; then
             log "starting $CONFIG/userlab.sh instead of Jupyter"
             exec bash "$CONFIG/userlab.sh"
@@ -183,8 +184,7 @@ as_user() {
             log "WARNING: PYRLAB_AUTH=none: Jupyter asks for no token or password"
             set -- "$@" --IdentityProvider.token= --PasswordIdentityProvider.hashed_password=
         fi
-        if [[ ${PYRLAB_PASSWORD_SET:-} != yes ]]; then password_config "$HOME"; fi
-        unset PYRLAB_PASSWORD_SET
+        if [[ $after_root != user ]]; then password_config "$HOME"; fi
     fi
     if is_yes "${RESTARTABLE:-}"; then
         # The server runs as a child, restarted whenever it exits; SIGTERM stops both.
@@ -217,5 +217,6 @@ if [[ $(id -u) == 0 && ${PYRLAB_STAGE:-} != user ]]; then
     export PYRLAB_STAGE=user
     as_root "$@"
 fi
+after_root=${PYRLAB_STAGE:-}
 unset PYRLAB_STAGE
-as_user "$@"
+as_user "$after_root" "$@"

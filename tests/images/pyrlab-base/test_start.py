@@ -164,12 +164,17 @@ def test_env_file_reaches_kernels_and_stays_out_of_logs(docker_client: Any, imag
     (config / f"{name}.env").write_text("# for the kernels\nPYRLAB_SECRET=s3cr3t-value-42\n")
     volumes = {str(config): {"bind": "/home/jovyan/.pyrlab", "mode": "rw"}}
     with started(docker_client, image, volumes=volumes, environment={"NB_UID": "4321"}, **AS_ROOT) as lab:
-        code = "import os; print(os.environ['PYRLAB_SECRET'])"
+        # The env file's variable, and none of start.sh's own hand-over between its stages.
+        code = (
+            "import os; print(os.environ['PYRLAB_SECRET']); "
+            "print(sorted(k for k in os.environ if k in ('PYRLAB_STAGE', 'PYRLAB_DEFAULT_COMMAND')))"
+        )
         exit_code, output = lab.container.exec_run(
             ["python", "-c", KERNEL_CLIENT, "8888", lab.token, "python3", code], user="jovyan"
         )
         assert exit_code == 0, output.decode()
-        assert json.loads(output.decode().strip().splitlines()[-1])["output"].strip() == "s3cr3t-value-42"
+        printed = json.loads(output.decode().strip().splitlines()[-1])["output"].split()
+        assert printed == ["s3cr3t-value-42", "[]"]
         assert "s3cr3t-value-42" not in lab.container.logs().decode()
         assert "s3cr3t-value-42" not in json.dumps(lab.container.attrs)
 
