@@ -61,6 +61,8 @@ PIPPROXY ?=
 CA_CERTS ?=
 ## Network of build steps: host when a proxy is set, so that a proxy on 127.0.0.1 answers
 BUILD_NETWORK ?= $(if $(APTPROXY)$(PIPPROXY),host,default)
+## Folder of the image manifests (<image>.json and <image>.md) that `make build` and `make manifest` write
+MANIFESTS ?= manifests
 ## Python environment of the test and check tools
 TOOLS_VENV ?= .venv
 
@@ -95,13 +97,30 @@ export DOCKER_BUILDKIT := 1
 build: $(addprefix build-,$(IMAGES)) ## build every image; only what changed is rebuilt (`make -j2 build` works)
 
 .PHONY: $(addprefix build-,$(IMAGES))
-$(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id
+$(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id $(MANIFESTS)/%.json
+
+# What an image installs for a list: the list's lock when `make lock` wrote one (refused when the
+# list changed since), else the list. The .from file says which, so deleting a lock takes effect.
+LOCKABLE := pyrlab-base/jupyter.txt base_debs.txt requirements.txt r_debs.txt r_packages.txt
+lock_of = $(patsubst %.txt,%.lock,$(1))
+install_kind = $(if $(wildcard $(call lock_of,$(1))),lock,list)
+define install_rule
+$(BUILD)/install/$(notdir $(1)): $(1) $(wildcard $(call lock_of,$(1))) $(if $(filter $(call install_kind,$(1)),$(file <$(BUILD)/install/$(notdir $(1)).from)),,FORCE) | $(TOOLS)
+	@$(PYRLAB) install-file $(1) $$@
+endef
+$(foreach list,$(LOCKABLE),$(eval $(call install_rule,$(list))))
 
 # pylab and rlab install their list in two layers: first a snapshot of it, kept while the list
 # only gains lines, then the whole list. Adding a package re-runs only the second layer, which
 # installs just the additions; removing or changing a line renews the snapshot and both layers.
-$(BUILD)/snapshots/%: % | $(TOOLS) $(BUILD)
+$(BUILD)/snapshots/%: $(BUILD)/install/% | $(TOOLS) $(BUILD)
 	@$(PYRLAB) snapshot $< $@
+
+# Each rebuilt image's manifest is written anew.
+$(MANIFESTS)/%.json: $(BUILD)/%.id | $(TOOLS)
+	@$(call write_manifest,$*)
+write_manifest = $(PYRLAB) manifest --cli '$(CONTAINER_CLI)' --image $(1) --reference $(call ref,$(1)) \
+	--parent $(call from_image,$(1)) --out '$(MANIFESTS)'
 
 define image_rule
 $(BUILD)/$(1).id: $(call inputs,$(1)) $(call parent_stamp,$(1)) $(call stale,$(1)) | preflight $(BUILD)
@@ -155,8 +174,23 @@ $(BUILD):
 FORCE:
 
 .PHONY: check
-check: $(TOOLS) ## check the package lists; every problem is named with file:line and a fix
-	$(PYRLAB) check
+check: $(TOOLS) ## check the package lists, and that no list changed after its lock; every problem is named with file:line and a fix
+	$(PYRLAB) check $(if $(filter lock upgrade,$(MAKECMDGOALS)),--no-locks)
+
+##@ Locks and manifests
+.PHONY: lock upgrade outdated manifest
+lock: $(TOOLS) $(call parent_stamp,pyrlab-base) ## pin every list (Python with hashes, Debian and R to versions) in .lock files beside them; keeps the pins it can
+	$(call resolve,lock)
+upgrade: $(TOOLS) $(call parent_stamp,pyrlab-base) ## like lock, to the newest versions; shows old -> new
+	$(call resolve,lock --upgrade)
+outdated: $(TOOLS) ## report the pins that have newer releases (Python from the package index, Debian and R from apt); changes nothing
+	$(call resolve,outdated)
+manifest: $(TOOLS) ## write MANIFESTS/<image>.json and .md for every built image: packages and versions, kernels, size
+	$(foreach image,$(IMAGES),if $(CONTAINER_CLI) image inspect $(call ref,$(image)) >/dev/null 2>&1; then \
+		$(call write_manifest,$(image)); else echo "$(call ref,$(image)) is not built: no manifest"; fi;)
+
+resolve = $(PYRLAB) $(1) --cli '$(CONTAINER_CLI)' --image $(base_image) --network $(BUILD_NETWORK) \
+	--ca-certs '$(CA_CERTS)' --apt-proxy '$(APTPROXY)' --pip-index '$(PIP_INDEX)'
 
 $(TOOLS): tests/requirements.txt
 	python3 -m venv $(TOOLS_VENV)

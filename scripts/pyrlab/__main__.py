@@ -8,12 +8,63 @@ import shlex
 import sys
 from pathlib import Path
 
-from pyrlab import lab, lists
+from pyrlab import lab, lists, lock, lockfile, manifest, outdated
 
 
 def check(args: argparse.Namespace) -> int:
-    lists.check_lists(Path(args.root))
-    print(f"the package lists in {args.root} are valid")
+    root = Path(args.root)
+    lists.check_lists(root)
+    if args.locks:
+        lockfile.check_locks(root)
+    print(f"the package lists in {args.root} are valid" + (" and their locks up to date" if args.locks else ""))
+    return 0
+
+
+def install_file(args: argparse.Namespace) -> int:
+    """Write what the build installs for a list (its lock, or the list) to OUT, and OUT.from."""
+    source, text = lockfile.install_text(Path("."), args.list)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    out.with_name(out.name + ".from").write_text("lock" if source != args.list else "list", encoding="utf-8")
+    return 0
+
+
+def resolver(args: argparse.Namespace) -> lock.Resolver:
+    return lock.Resolver(
+        cli=args.cli,
+        image=args.image,
+        network=args.network,
+        ca_certs=args.ca_certs,
+        apt_proxy=args.apt_proxy,
+        pip_index=args.pip_index,
+    )
+
+
+def lock_lists(args: argparse.Namespace) -> int:
+    report = lock.lock(Path("."), resolver(args), upgrade=args.upgrade)
+    print("\n".join(report))
+    print("commit the .lock files: `make build` now installs exactly what they say")
+    return 0
+
+
+def report_outdated(args: argparse.Namespace) -> int:
+    root = Path(".")
+    if not any((root / spec.lock).is_file() for spec in lockfile.LOCKS):
+        print("no lock files: `make lock` pins the lists first")
+        return 0
+    rows = outdated.python_outdated(root, args.pip_index or outdated.DEFAULT_INDEX, args.ca_certs or True)
+    rows += outdated.debian_outdated(root, resolver(args))
+    print(outdated.table(rows) if rows else "every pin is the newest release")
+    if rows:
+        print(f"\n{len(rows)} pins have newer releases: `make upgrade` re-resolves them")
+    return 0
+
+
+def write_manifest(args: argparse.Namespace) -> int:
+    described = manifest.describe(args.cli, args.image, args.reference, args.parent)
+    as_json, as_markdown = manifest.write_manifest(Path(args.out), described)
+    print(f"wrote {as_json} and {as_markdown}")
     return 0
 
 
@@ -72,9 +123,35 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="pyrlab", description=__doc__)
     commands = top.add_subparsers(required=True)
 
-    command = commands.add_parser("check", help="check the four package lists")
+    command = commands.add_parser("check", help="check the four package lists and their locks")
     command.add_argument("--root", default=".", help="folder holding the lists")
+    command.add_argument("--no-locks", dest="locks", action="store_false", help="do not check the locks")
     command.set_defaults(run=check)
+
+    command = commands.add_parser("install-file", help="write what the build installs for a list")
+    command.add_argument("list", help="the list, e.g. requirements.txt")
+    command.add_argument("out", help="where to write its lock or itself")
+    command.set_defaults(run=install_file)
+
+    for name, run in (("lock", lock_lists), ("outdated", report_outdated)):
+        command = commands.add_parser(name, help=f"{name} the lists")
+        command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
+        command.add_argument("--image", required=True, help="the chain's base image, to resolve in")
+        command.add_argument("--network", default="default", help="network of the resolving container")
+        command.add_argument("--ca-certs", default="", help="CA bundle of a TLS-intercepting proxy (CA_CERTS)")
+        command.add_argument("--apt-proxy", default="", help="apt proxy URL (APTPROXY)")
+        command.add_argument("--pip-index", default="", help="package index URL (from PIPPROXY)")
+        command.set_defaults(run=run)
+        if name == "lock":
+            command.add_argument("--upgrade", action="store_true", help="newest versions, not the locked ones")
+
+    command = commands.add_parser("manifest", help="write an image's manifest (JSON and Markdown)")
+    command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
+    command.add_argument("--image", required=True, help="the image's name in the chain, e.g. pylab")
+    command.add_argument("--reference", required=True, help="the image reference, e.g. pylab:latest")
+    command.add_argument("--parent", required=True, help="the image it is built on")
+    command.add_argument("--out", required=True, help="folder of the manifests")
+    command.set_defaults(run=write_manifest)
 
     command = commands.add_parser("snapshot", help="keep a list's snapshot while the list only gains lines")
     command.add_argument("list", help="the package list")
@@ -110,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (lists.ListError, lab.LabError) as error:
+    except (lists.ListError, lab.LabError, lock.LockError, manifest.ManifestError, outdated.IndexAnswerError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -187,16 +187,35 @@ def check_lists(root: Path, names: Iterable[str] = ALL_LISTS) -> None:
         raise ListError(problems)
 
 
+def logical_lines(text: str) -> list[str]:
+    """The requirements of a list or lock: continuation lines (ending in a backslash, as uv writes
+    hashes) joined, comments and blank lines dropped."""
+    lines = []
+    pending = ""
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].rstrip()
+        if line.endswith("\\"):
+            pending += line[:-1].strip() + " "
+            continue
+        joined = (pending + line.strip()).strip()
+        pending = ""
+        if joined:
+            lines.append(joined)
+    if pending.strip():
+        lines.append(pending.strip())
+    return lines
+
+
 def refresh_snapshot(path: Path, snapshot: Path) -> bool:
-    """Keep `snapshot` (a copy of the list) while the list only gained lines; else copy it anew.
+    """Keep `snapshot` (a copy of the list or lock) while it only gained entries; else copy it anew.
 
     Images install the snapshot in one layer and the whole list in the next, so that adding a
     package re-runs only the second, which installs just the additions. Returns True when the
     snapshot was written anew.
     """
-    current = [entry.text for entry in read_entries(path)]
+    current = logical_lines(path.read_text(encoding="utf-8"))
     if snapshot.is_file():
-        kept = [entry.text for entry in read_entries(snapshot)]
+        kept = logical_lines(snapshot.read_text(encoding="utf-8"))
         if set(kept) <= set(current):
             snapshot.touch()  # up to date for make, with the same content for the image's cache
             return False

@@ -84,7 +84,8 @@ def apt_package_names() -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python3 -m pyrlab.rdeb r_packages.txt`: print the Debian packages, one a line.
+    """`python3 -m pyrlab.rdeb r_packages.txt`: print the Debian packages, one a line; the list
+    may also be r_packages.lock, whose `name=version` lines are printed unchanged.
 
     Run inside the rlab build, where the apt index is at hand; needs only the standard library.
     """
@@ -99,10 +100,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         entries = read_entries(Path(paths[0]))
-        problems = check_r_list(entries)
+        # r_packages.lock: Debian names already pinned to versions (`r-cran-x=1.0-1`) pass as they are.
+        pinned = [entry.text for entry in entries if "=" in entry.text]
+        names = [entry for entry in entries if "=" not in entry.text]
+        problems = check_r_list(names)
         if problems:
             raise ListError(problems)
-        print("\n".join(map_entries(entries, apt_package_names())))
+        print("\n".join(pinned + (map_entries(names, apt_package_names()) if names else [])))
     except (ListError, UnknownRPackages) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -250,7 +250,21 @@ def test_help_documents_every_target_and_variable() -> None:
     assert shown.returncode == 0, shown.stderr
     for variable in variables:
         assert re.search(rf"^  {variable} +\S", shown.stdout, flags=re.MULTILINE), variable
-    for target in ("build", "rootfs", "check", "pylab", "rlab", "stop", "status", "test", "clean"):
+    for target in (
+        "build",
+        "rootfs",
+        "check",
+        "lock",
+        "upgrade",
+        "outdated",
+        "manifest",
+        "pylab",
+        "rlab",
+        "stop",
+        "status",
+        "test",
+        "clean",
+    ):
         assert re.search(rf"^  {target} +\S", shown.stdout, flags=re.MULTILINE), target
 
 

@@ -1,0 +1,105 @@
+"""`make lock` and `make upgrade`: resolve the lists in a container of the chain's base image (its
+own Debian release and Python) and write the locks next to the lists, showing what changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyrlab.lists import check_lists
+from pyrlab.lockfile import LOCKS, LockSpec, header, pins
+
+
+class LockError(Exception):
+    """Resolving failed; the message says where and what to fix."""
+
+
+@dataclass(frozen=True)
+class Resolver:
+    """How to run pyrlab.resolve: the container CLI, the base image and what the build would use."""
+
+    cli: str
+    image: str
+    network: str = "default"
+    ca_certs: str = ""
+    apt_proxy: str = ""
+    pip_index: str = ""
+
+    def command(self, root: Path, mode: str, upgrade: bool = False) -> list[str]:
+        command = [self.cli, "run", "--rm", "--interactive", "--user", "root", "--network", self.network]
+        command += ["--volume", f"{root.absolute()}:/src:ro", "--env", "PYTHONPATH=/src/scripts"]
+        command += ["--env", "PYTHONDONTWRITEBYTECODE=1", "--env", f"UPGRADE={'yes' if upgrade else 'no'}"]
+        command += ["--env", f"APT_PROXY={self.apt_proxy}", "--env", f"PIP_INDEX={self.pip_index}"]
+        if self.ca_certs:
+            command += ["--volume", f"{Path(self.ca_certs).absolute()}:/run/pyrlab-ca.crt:ro"]
+        return [*command, "--entrypoint", "python3", self.image, "-m", "pyrlab.resolve", mode]
+
+    def run(self, root: Path, mode: str, stdin: str = "", upgrade: bool = False) -> Any:
+        """Run the resolver; its progress reaches the terminal, its JSON answer is returned."""
+        inspect = subprocess.run([self.cli, "image", "inspect", self.image], capture_output=True, check=False)
+        if inspect.returncode != 0:
+            raise LockError(f"the base image {self.image} is not here: run `make build` (or `make rootfs`) first")
+        result = subprocess.run(
+            self.command(root, mode, upgrade), input=stdin, stdout=subprocess.PIPE, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise LockError(f"resolving in {self.image} failed (its message is above)")
+        return json.loads(result.stdout)
+
+
+def debian_lock_body(versions: dict[str, str], notes: dict[str, str]) -> str:
+    lines = []
+    for package, version in sorted(versions.items()):
+        note = notes.get(package)
+        lines.append(f"{package}={version}" + (f"  # {note}" if note else ""))
+    return "\n".join(lines) + "\n" if lines else ""
+
+
+def describe_changes(lock: str, old: dict[str, str], new: dict[str, str], existed: bool) -> list[str]:
+    """What a new lock changes, a line a package: `name old -> new`, `+ name version`, `- name version`."""
+    if not existed:
+        return [f"{lock}: written, {len(new)} packages pinned"]
+    lines = []
+    for name in sorted(old.keys() | new.keys()):
+        if name not in new:
+            lines.append(f"  - {name} {old[name]}")
+        elif name not in old:
+            lines.append(f"  + {name} {new[name]}")
+        elif old[name] != new[name]:
+            lines.append(f"    {name} {old[name]} -> {new[name]}")
+    return [f"{lock}: " + (f"{len(lines)} changes" if lines else "unchanged"), *lines]
+
+
+def lock_text(root: Path, spec: LockSpec, document: dict[str, Any]) -> str:
+    if spec.kind == "python":
+        body = str(document["python"][spec.lock])
+    else:
+        body = debian_lock_body(document["debian"][spec.list], document["notes"].get(spec.list, {}))
+    return header(root, spec, str(document["resolved_for"])) + body
+
+
+def write_locks(root: Path, document: dict[str, Any]) -> list[str]:
+    """Write every lock from the resolver's answer; return the changes, described."""
+    report = []
+    owner = root.stat()
+    for spec in LOCKS:
+        path = root / spec.lock
+        existed = path.is_file()
+        old = pins(spec, path.read_text(encoding="utf-8")) if existed else {}
+        text = lock_text(root, spec, document)
+        path.write_text(text, encoding="utf-8")
+        if os.getuid() == 0:  # run as root for a user's checkout: the lock is the user's
+            os.chown(path, owner.st_uid, owner.st_gid)
+        report += describe_changes(spec.lock, old, pins(spec, text), existed)
+    return report
+
+
+def lock(root: Path, resolver: Resolver, upgrade: bool) -> list[str]:
+    """Resolve every list and write its lock; raises LockError or ListError before writing anything."""
+    check_lists(root)
+    document = resolver.run(root, "lock", upgrade=upgrade)
+    return write_locks(root, document)

@@ -1,0 +1,83 @@
+"""`make manifest` (and every `make build` that rebuilt an image): what is in each image, written as
+manifests/<image>.json and manifests/<image>.md. The facts come from the engine (`image
+inspect`) and from pyrlab.inventory, run inside a container of the image without network."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+INVENTORY = Path(__file__).with_name("inventory.py")
+
+
+class ManifestError(Exception):
+    """The image could not be described."""
+
+
+def run_cli(cli: str, *args: str, stdin: str | None = None) -> str:
+    result = subprocess.run([cli, *args], input=stdin, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ManifestError(f"`{cli} {' '.join(args[:2])} ...` failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def describe(cli: str, image: str, reference: str, parent: str) -> dict[str, Any]:
+    """The manifest of one built image."""
+    facts = json.loads(run_cli(cli, "image", "inspect", "--format", "{{json .}}", reference))
+    inventory = json.loads(
+        run_cli(
+            cli,
+            *("run", "--rm", "--interactive", "--network", "none", "--entrypoint", "/opt/venv/bin/python"),
+            *(reference, "-"),
+            stdin=INVENTORY.read_text(encoding="utf-8"),
+        )
+    )
+    return {
+        "image": image,
+        "reference": reference,
+        "id": facts["Id"],
+        "size_bytes": facts["Size"],
+        "built": facts["Created"],
+        "base": parent,
+        **inventory,
+    }
+
+
+def markdown(manifest: dict[str, Any]) -> str:
+    """The same manifest for people: facts first, then one table per kind of package."""
+    python, r = manifest["python"], manifest["r"]
+    kernels = ", ".join(f"{name} ({spec['display_name']})" for name, spec in manifest["kernels"].items())
+    lines = [
+        f"# {manifest['image']}",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| image | `{manifest['reference']}` |",
+        f"| id | `{manifest['id']}` |",
+        f"| size | {manifest['size_bytes'] / 1e9:.2f} GB |",
+        f"| built | {manifest['built']} |",
+        f"| base | `{manifest['base']}` |",
+        f"| Python | {python['version']} (`{python['executable']}`) |",
+        f"| R | {r['version'] if r else 'none'} |",
+        f"| kernels | {kernels} |",
+    ]
+
+    def section(title: str, packages: dict[str, str]) -> list[str]:
+        rows = [f"| {name} | {version} |" for name, version in packages.items()]
+        return ["", f"## {title} ({len(packages)})", "", "| package | version |", "|---|---|", *rows]
+
+    lines += section("Python packages", python["packages"])
+    if r:
+        lines += section("R packages", r["packages"])
+    lines += section("Debian packages", manifest["debian"])
+    return "\n".join(lines) + "\n"
+
+
+def write_manifest(out: Path, manifest: dict[str, Any]) -> tuple[Path, Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    as_json, as_markdown = out / f"{manifest['image']}.json", out / f"{manifest['image']}.md"
+    as_json.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    as_markdown.write_text(markdown(manifest), encoding="utf-8")
+    return as_json, as_markdown

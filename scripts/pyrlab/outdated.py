@@ -1,0 +1,126 @@
+"""`make outdated`: which pins of the locks have newer releases. Python pins are compared with the
+package index's JSON simple API (PEP 691) through requests; Debian and R pins with the apt
+candidates of the chain's base image. A report: it never changes a lock."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from pyrlab.lock import Resolver
+from pyrlab.lockfile import LOCKS, pins
+
+SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
+DEFAULT_INDEX = "https://pypi.org/simple/"
+
+
+@dataclass(frozen=True)
+class Outdated:
+    lock: str
+    package: str
+    pinned: str
+    newest: str
+
+
+class IndexAnswerError(Exception):
+    """The package index did not answer as an index."""
+
+
+def file_version(filename: str) -> Version | None:
+    """The version a distribution's file name carries, or None for a name that is neither a wheel
+    nor an sdist."""
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+
+
+def newest_release(project_page: dict[str, object], pinned: Version) -> Version | None:
+    """The newest version with a file that is not yanked; pre-releases only when the pin is one."""
+    versions = set()
+    files = project_page.get("files", [])
+    for entry in files if isinstance(files, list) else []:
+        if not isinstance(entry, dict) or entry.get("yanked"):
+            continue
+        version = file_version(str(entry.get("filename", "")))
+        if version is not None and (not version.is_prerelease or pinned.is_prerelease):
+            versions.add(version)
+    return max(versions, default=None)
+
+
+def project_page(session: requests.Session, index: str, name: str) -> dict[str, object]:
+    url = f"{index.rstrip('/')}/{canonicalize_name(name)}/"
+    try:
+        response = session.get(url, headers={"Accept": SIMPLE_JSON}, timeout=30)
+    except requests.RequestException as error:
+        raise IndexAnswerError(f"the package index did not answer ({error}): check PIPPROXY, or unset it") from error
+    if response.status_code == 404:
+        return {"files": []}
+    response.raise_for_status()
+    if SIMPLE_JSON not in response.headers.get("Content-Type", ""):
+        raise IndexAnswerError(f"{url} did not answer with the JSON simple API (PEP 691); is it a package index?")
+    page = response.json()
+    if not isinstance(page, dict):
+        raise IndexAnswerError(f"{url} answered with something other than a project page")
+    return page
+
+
+def python_outdated(root: Path, index: str, verify: bool | str = True) -> list[Outdated]:
+    """Every Python pin with a newer release on the index."""
+    pinned: dict[str, tuple[str, str]] = {}
+    for spec in LOCKS:
+        path = root / spec.lock
+        if spec.kind == "python" and path.is_file():
+            for name, version in pins(spec, path.read_text(encoding="utf-8")).items():
+                pinned.setdefault(name, (spec.lock, version))
+    session = requests.Session()
+    session.verify = verify
+
+    def check(name: str) -> Outdated | None:
+        lock, version = pinned[name]
+        newest = newest_release(project_page(session, index, name), Version(version))
+        if newest is not None and newest > Version(version):
+            return Outdated(lock, name, version, str(newest))
+        return None
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        found = [item for item in pool.map(check, sorted(pinned)) if item is not None]
+    return found
+
+
+def debian_outdated(root: Path, resolver: Resolver) -> list[Outdated]:
+    """Every Debian or R pin whose apt candidate in the base image is newer."""
+    pinned: dict[str, tuple[str, str]] = {}
+    for spec in LOCKS:
+        path = root / spec.lock
+        if spec.kind == "debian" and path.is_file():
+            for name, version in pins(spec, path.read_text(encoding="utf-8")).items():
+                pinned.setdefault(name, (spec.lock, version))
+    if not pinned:
+        return []
+    newer = resolver.run(root, "candidates", stdin=json.dumps({name: pin[1] for name, pin in pinned.items()}))
+    return [Outdated(pinned[name][0], name, pinned[name][1], str(newest)) for name, newest in sorted(newer.items())]
+
+
+def table(rows: Iterable[Outdated]) -> str:
+    header = ("lock", "package", "pinned", "newest")
+    cells = [header, *((row.lock, row.package, row.pinned, row.newest) for row in rows)]
+    widths = [max(len(cell[column]) for cell in cells) for column in range(4)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip() for row in cells
+    )

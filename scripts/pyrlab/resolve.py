@@ -1,0 +1,240 @@
+"""Resolve the lists inside a container of the chain's base image, for `make lock`, `make upgrade`
+and `make outdated`: Debian and R versions from that image's own apt index, Python versions by uv
+for that image's own Python. Run as root, with the project mounted read-only on /src.
+
+`python3 -m pyrlab.resolve lock` prints one JSON document on stdout (progress goes to stderr):
+    {"resolved_for": "...", "debian": {list: {package: version}}, "notes": {list: {package: note}},
+     "python": {lock path: uv's output}}
+`python3 -m pyrlab.resolve candidates` reads {package: pinned version} on stdin and prints the
+packages whose apt candidate is newer, {package: candidate}.
+
+Settings come from the environment: APT_PROXY, PIP_INDEX, UPGRADE=yes. A CA bundle mounted on
+/run/pyrlab-ca.crt joins the container's trust store. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from pyrlab.lists import Entry, read_entries
+from pyrlab.lockfile import LOCKS
+from pyrlab.rdeb import UnknownRPackages, apt_package_names, map_entries
+
+SRC = Path("/src")
+CA_BUNDLE = Path("/run/pyrlab-ca.crt")
+TRUST_STORE = "/etc/ssl/certs/ca-certificates.crt"
+INSTALLED = re.compile(r"^Inst (\S+) (?:\[[^\]]*\] )?\((\S+)", re.MULTILINE)
+NOT_FOUND = re.compile(r"^E: (?:Unable to locate package |Package '?)([^'\s]+)", re.MULTILINE)
+# The Debian lists in the order the images install them (each after the ones before it).
+RUNTIME_DEBS = "pyrlab-base/runtime_debs.txt"
+R_CORE_DEBS = "rlab-base/r_core_debs.txt"
+
+
+class ResolveError(Exception):
+    """A list could not be resolved; the message names the file, the line and the fix."""
+
+
+def log(message: str) -> None:
+    print(f"pyrlab lock: {message}", file=sys.stderr, flush=True)
+
+
+def trust_ca() -> None:
+    """Add a TLS-intercepting proxy's CA to the trust store, and point pip, uv and apt at it."""
+    if CA_BUNDLE.is_file() and CA_BUNDLE.stat().st_size:
+        shutil.copy(CA_BUNDLE, "/usr/local/share/ca-certificates/pyrlab-ca-certs.crt")
+        # Its warnings about bundles holding many certificates are noise; a failure is not.
+        result = subprocess.run(["update-ca-certificates"], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise ResolveError(f"the CA bundle (CA_CERTS) could not be added: {result.stderr.strip()}")
+    for variable in ("SSL_CERT_FILE", "PIP_CERT", "REQUESTS_CA_BUNDLE"):
+        os.environ[variable] = TRUST_STORE
+
+
+def apt_options() -> list[str]:
+    proxy = os.environ.get("APT_PROXY", "")
+    return ["-o", f"Acquire::http::Proxy={proxy}"] if proxy else []
+
+
+def apt_update() -> None:
+    log("reading the Debian archive's index (apt-get update)")
+    subprocess.run(["apt-get", *apt_options(), "update", "-qq"], check=True, stdout=sys.stderr)
+
+
+def entries_of(name: str) -> list[Entry]:
+    return read_entries(SRC / name)
+
+
+def simulate(packages: list[str], lists: list[str]) -> dict[str, str]:
+    """package -> version of everything `apt-get install` would add to the image for these packages."""
+    if not packages:
+        return {}
+    command = ["apt-get", *apt_options(), "install", "--simulate", "--no-install-recommends", *packages]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise ResolveError(not_installable(result.stderr, lists))
+    return dict(INSTALLED.findall(result.stdout))
+
+
+def installed_version(package: str) -> str:
+    """The version of a package the base image already has."""
+    query = ["dpkg-query", "--show", "--showformat", "${Version}", package]
+    return subprocess.run(query, capture_output=True, text=True, check=True).stdout.strip()
+
+
+def not_installable(apt_error: str, lists: list[str]) -> str:
+    """apt's refusal, with file:line of each package it could not find."""
+    missing = set(NOT_FOUND.findall(apt_error))
+    where = [
+        f"{entry.path.relative_to(SRC)}:{entry.line}: {entry.text!r} is not a package of this Debian release"
+        for name in lists
+        for entry in entries_of(name)
+        if entry.text in missing
+    ]
+    fix = "fix: correct or remove those lines (`apt-cache search WORD` in a lab lists Debian's packages)"
+    return "\n".join([*where, fix] if where else [apt_error.strip(), fix])
+
+
+def resolve_debian() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+    """The pins of each Debian lock: what its list adds on top of the lists installed before it."""
+    names = {name: [entry.text for entry in entries_of(name)] for name in (RUNTIME_DEBS, "base_debs.txt", R_CORE_DEBS)}
+    names["r_debs.txt"] = [entry.text for entry in entries_of("r_debs.txt")]
+    r_entries = entries_of("r_packages.txt")
+    try:
+        r_packages = map_entries(r_entries, apt_package_names())
+    except UnknownRPackages as error:
+        raise ResolveError(str(error)) from error
+    notes = {
+        "r_packages.txt": {package: f"R: {entry.text}" for package, entry in zip(r_packages, r_entries, strict=False)}
+    }
+
+    order = [RUNTIME_DEBS, "base_debs.txt", R_CORE_DEBS, "r_debs.txt"]
+    before: list[str] = []
+    installed_before: dict[str, str] = {}
+    pins: dict[str, dict[str, str]] = {}
+    for name, packages in [*((name, names[name]) for name in order), ("r_packages.txt", r_packages)]:
+        with_these = simulate(before + packages, [*order, "r_packages.txt"])
+        pins[name] = {package: version for package, version in with_these.items() if package not in installed_before}
+        # A listed package that an earlier step (or the base image) installs is pinned here too.
+        for package in packages:
+            pins[name].setdefault(package, with_these.get(package) or installed_version(package))
+        before += packages
+        installed_before = with_these
+        listed_here = notes.setdefault(name, {})
+        for package in packages:
+            listed_here.setdefault(package, "listed")
+    for internal in (RUNTIME_DEBS, R_CORE_DEBS):
+        pins.pop(internal)
+        notes.pop(internal, None)
+    return pins, notes
+
+
+def uv_command(work: Path) -> list[str]:
+    """uv in a throw-away environment of the image's own Python."""
+    uv = work / "uv" / "bin" / "uv"
+    if not uv.exists():
+        log("installing uv to resolve the Python lists")
+        subprocess.run([sys.executable, "-m", "venv", str(work / "uv")], check=True)
+        index = os.environ.get("PIP_INDEX", "")
+        pip = [str(work / "uv" / "bin" / "pip"), "install", "--quiet", "--disable-pip-version-check", "uv"]
+        subprocess.run(pip + (["--index-url", index] if index else []), check=True, stdout=sys.stderr)
+    command = [str(uv), "pip", "compile", "--python", sys.executable, "--generate-hashes", "--no-header", "--quiet"]
+    command += ["--custom-compile-command", "make lock"]
+    if os.environ.get("PIP_INDEX"):
+        command += ["--default-index", os.environ["PIP_INDEX"]]
+    if os.environ.get("UPGRADE") == "yes":
+        command.append("--upgrade")
+    return command
+
+
+def resolve_python(work: Path) -> dict[str, str]:
+    """uv's lock of each Python list. An existing lock is given to uv as the output file, so that uv
+    keeps its pins where it can (unless UPGRADE=yes)."""
+    python_locks: dict[str, str] = {}
+    for spec in LOCKS:
+        if spec.kind != "python":
+            continue
+        output = work / "locks" / spec.lock
+        output.parent.mkdir(parents=True, exist_ok=True)
+        # uv keeps the pins of its output file where it can: the lock's own, or for a first lock the
+        # pins of the locks before it (pylab then keeps pyrlab-base's versions unless a line says
+        # otherwise, as a build from the lists does).
+        if (SRC / spec.lock).is_file():
+            shutil.copy(SRC / spec.lock, output)
+        else:
+            output.write_text("".join(python_locks.values()), encoding="utf-8")
+        command = uv_command(work)
+        log(f"resolving {' + '.join(spec.sources)} with uv")
+        result = subprocess.run(
+            [*command, *spec.sources, "--output-file", str(output)],
+            cwd=SRC,
+            stdout=sys.stderr,
+            stderr=subprocess.PIPE,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            uv_message = result.stderr.strip().removeprefix("error: ")
+            raise ResolveError(
+                f"{uv_message}\nfix: {spec.list} (or a list it is resolved with) asks for something the "
+                "package index cannot give: correct the line of the package uv names above"
+            )
+        python_locks[spec.lock] = output.read_text(encoding="utf-8")
+    return python_locks
+
+
+def resolved_for() -> str:
+    release = dict(line.split("=", 1) for line in Path("/etc/os-release").read_text().splitlines() if "=" in line).get(
+        "VERSION_CODENAME", "?"
+    )
+    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
+    python = ".".join(map(str, sys.version_info[:3]))
+    return f"Debian {release} {arch}, Python {python}"
+
+
+def candidates(pinned: dict[str, str]) -> dict[str, str]:
+    """The packages whose apt candidate is newer than their pin."""
+    if not pinned:
+        return {}
+    result = subprocess.run(["apt-cache", "policy", *pinned], capture_output=True, text=True, check=True)
+    newer = {}
+    for block in re.split(r"^(?=\S)", result.stdout, flags=re.MULTILINE):
+        name, _, rest = block.partition(":\n")
+        match = re.search(r"^\s+Candidate: (\S+)", rest, re.MULTILINE)
+        if name in pinned and match and match[1] != "(none)":
+            compare = ["dpkg", "--compare-versions", match[1], "gt", pinned[name]]
+            if subprocess.run(compare, check=False).returncode == 0:
+                newer[name] = match[1]
+    return newer
+
+
+def main(argv: list[str] | None = None) -> int:
+    mode = (sys.argv[1:] if argv is None else argv) or ["lock"]
+    try:
+        trust_ca()
+        apt_update()
+        if mode[0] == "candidates":
+            print(json.dumps(candidates(json.load(sys.stdin))))
+            return 0
+        debian, notes = resolve_debian()
+        document = {
+            "resolved_for": resolved_for(),
+            "debian": debian,
+            "notes": notes,
+            "python": resolve_python(Path(tempfile.mkdtemp())),
+        }
+    except ResolveError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(json.dumps(document))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

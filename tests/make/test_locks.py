@@ -1,0 +1,161 @@
+"""`make lock`, `make upgrade`, `make outdated` and the manifests, end to end in a scratch copy."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from makerun import SCRATCH_PREFIX, append_lines, scratch_make
+from pyrlab.lockfile import LOCKS, debian_pins, header, python_pins
+
+SIX_FILES = [
+    ("six-1.16.0-py2.py3-none-any.whl", False),
+    ("six-1.17.0-py2.py3-none-any.whl", False),
+    ("six-1.18.0-py2.py3-none-any.whl", True),  # yanked: not a release to move to
+    ("six-2.0b1-py2.py3-none-any.whl", False),  # a pre-release
+]
+
+
+def small_lists(root: Path) -> None:
+    (root / "requirements.txt").write_text("six==1.16.0\n")
+    (root / "base_debs.txt").write_text("less\n")
+    (root / "r_debs.txt").write_text("r-cran-praise\n")
+    (root / "r_packages.txt").write_text("jsonlite\n")
+
+
+def read_manifest(root: Path, image: str) -> dict[str, Any]:
+    manifest = json.loads((root / "manifests" / f"{image}.json").read_text())
+    assert isinstance(manifest, dict)
+    return manifest
+
+
+def lock_pins(root: Path, lock: str) -> dict[str, str]:
+    text = (root / lock).read_text()
+    return python_pins(text) if lock.endswith(("requirements.lock", "jupyter.lock")) else debian_pins(text)
+
+
+def test_build_from_locks_installs_exactly_the_locked_versions(scratch: Path, docker_client: Any) -> None:
+    small_lists(scratch)
+    locked = scratch_make(scratch, "lock")
+    assert locked.returncode == 0, locked.stdout[-3000:] + locked.stderr[-3000:]
+    for spec in LOCKS:
+        assert f"{spec.lock}: written" in locked.stdout
+    requirements_lock = (scratch / "requirements.lock").read_text()
+    assert "six==1.16.0 \\\n    --hash=sha256:" in requirements_lock
+    assert "r-cran-jsonlite=" in (scratch / "r_packages.lock").read_text()
+
+    built = scratch_make(scratch, "build-pylab", "build-rlab")
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    pylab, rlab = read_manifest(scratch, "pylab"), read_manifest(scratch, "rlab")
+    assert pylab["id"] == docker_client.images.get(f"{SCRATCH_PREFIX}pylab:latest").id
+    assert pylab["python"]["packages"] == lock_pins(scratch, "requirements.lock")
+    assert rlab["python"]["packages"] == lock_pins(scratch, "pyrlab-base/jupyter.lock")
+    for image, locks in ((pylab, ["base_debs.lock"]), (rlab, ["base_debs.lock", "r_debs.lock", "r_packages.lock"])):
+        for lock in locks:
+            pins = lock_pins(scratch, lock)
+            assert pins, lock
+            assert {name: image["debian"].get(name) for name in pins} == pins, lock
+    assert rlab["r"]["packages"]["jsonlite"]
+    assert set(rlab["kernels"]) == {"ir", "python3"}
+    markdown = (scratch / "manifests" / "pylab.md").read_text()
+    assert "| six | 1.16.0 |" in markdown
+    assert pylab["id"] in markdown
+
+    # Hashes are required: a lock whose hash does not match the download fails the build.
+    before = docker_client.images.get(f"{SCRATCH_PREFIX}pylab:latest").id
+    six = re.compile(r"^six==1\.16\.0 \\\n(    --hash=sha256:\w+(?: \\)?\n)+", re.MULTILINE)
+    (scratch / "requirements.lock").write_text(
+        six.sub("six==1.16.0 \\\n    --hash=sha256:" + "0" * 64 + "\n", requirements_lock)
+    )
+    tampered = scratch_make(scratch, "build-pylab")
+    assert tampered.returncode != 0
+    assert "hash" in tampered.stderr.lower()
+    assert docker_client.images.get(f"{SCRATCH_PREFIX}pylab:latest").id == before
+    (scratch / "requirements.lock").write_text(requirements_lock)
+
+    # A list edited after its lock: the build refuses before it starts, the image stays.
+    (scratch / "requirements.txt").write_text("six\n")
+    line = append_lines(scratch / "requirements.txt", "toolz")
+    assert line == 2
+    refused = scratch_make(scratch, "build-pylab")
+    assert refused.returncode != 0
+    assert "requirements.lock:1: requirements.txt was edited after this lock was written" in refused.stderr
+    assert "fix: run make lock" in refused.stderr
+    assert docker_client.images.get(f"{SCRATCH_PREFIX}pylab:latest").id == before
+
+    # make lock keeps the pins it can and shows what it adds; make upgrade moves to the newest.
+    relocked = scratch_make(scratch, "lock")
+    assert relocked.returncode == 0, relocked.stderr[-3000:]
+    assert "  + toolz " in relocked.stdout
+    assert lock_pins(scratch, "requirements.lock")["six"] == "1.16.0"
+    upgraded = scratch_make(scratch, "upgrade")
+    assert upgraded.returncode == 0, upgraded.stderr[-3000:]
+    assert "    six 1.16.0 -> 1." in upgraded.stdout
+    assert lock_pins(scratch, "requirements.lock")["six"] != "1.16.0"
+
+
+class SimpleIndex(BaseHTTPRequestHandler):
+    """A package index on loopback that knows one project, six, through the JSON simple API."""
+
+    requests: list[tuple[str, str]] = []  # noqa: RUF012 (one list for the one server of a test)
+
+    def do_GET(self) -> None:
+        SimpleIndex.requests.append((self.path, self.headers.get("Accept", "")))
+        if self.path != "/root/pypi/+simple/six/":
+            self.send_error(404)
+            return
+        files = [{"filename": name, "url": name, "hashes": {}, "yanked": yanked} for name, yanked in SIX_FILES]
+        body = json.dumps({"meta": {"api-version": "1.1"}, "name": "six", "files": files}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the test reads SimpleIndex.requests instead."""
+
+
+@pytest.fixture
+def local_index() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SimpleIndex)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_outdated_reports_newer_releases_from_the_index_of_pipproxy(scratch: Path, local_index: str) -> None:
+    small_lists(scratch)
+    spec = next(spec for spec in LOCKS if spec.lock == "requirements.lock")
+    body = "six==1.16.0 \\\n    --hash=sha256:" + "0" * 64 + "\n"
+    (scratch / spec.lock).write_text(header(scratch, spec, "a test") + body)
+    SimpleIndex.requests.clear()
+    report = scratch_make(scratch, "outdated", f"PIPPROXY={local_index}")
+    assert report.returncode == 0, report.stderr
+    rows = [line.split() for line in report.stdout.splitlines()]
+    assert ["requirements.lock", "six", "1.16.0", "1.17.0"] in rows
+    assert ("/root/pypi/+simple/six/", "application/vnd.pypi.simple.v1+json") in SimpleIndex.requests
+
+
+def test_outdated_without_locks_says_how_to_make_them(scratch: Path) -> None:
+    report = scratch_make(scratch, "outdated")
+    assert report.returncode == 0, report.stderr
+    assert "no lock files: `make lock` pins the lists first" in report.stdout
+
+
+def test_lock_names_an_unknown_debian_package_with_file_and_line(scratch: Path) -> None:
+    small_lists(scratch)
+    line = append_lines(scratch / "base_debs.txt", "nosuchdebianpackage")
+    failed = scratch_make(scratch, "lock")
+    assert failed.returncode != 0
+    assert f"base_debs.txt:{line}: 'nosuchdebianpackage' is not a package of this Debian release" in failed.stderr
+    assert not (scratch / "base_debs.lock").exists()

@@ -1,0 +1,130 @@
+"""Lock files: their pins, their staleness, what the build installs, and how changes are shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pyrlab import lock, lockfile, rdeb
+from pyrlab.lists import ListError, logical_lines
+
+UV_OUTPUT = """\
+numpy==2.3.4 \\
+    --hash=sha256:aaa \\
+    --hash=sha256:bbb
+    # via
+    #   -r requirements.txt
+    #   pandas
+Pandas_Stubs==2.2.0 ; python_version >= "3.10" \\
+    --hash=sha256:ccc
+"""
+
+
+def project(tmp_path: Path, **lists: str) -> Path:
+    """A project folder with the five lockable lists (empty unless given)."""
+    for spec in lockfile.LOCKS:
+        for source in spec.sources:
+            path = tmp_path / source
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(lists.get(Path(source).stem, ""), encoding="utf-8")
+    return tmp_path
+
+
+def write_lock(root: Path, lock_path: str, body: str) -> Path:
+    spec = next(spec for spec in lockfile.LOCKS if spec.lock == lock_path)
+    path = root / lock_path
+    path.write_text(lockfile.header(root, spec, "Debian trixie amd64, Python 3.13.5") + body, encoding="utf-8")
+    return path
+
+
+def test_logical_lines_join_hashes_and_drop_comments() -> None:
+    assert logical_lines(UV_OUTPUT) == [
+        "numpy==2.3.4 --hash=sha256:aaa --hash=sha256:bbb",
+        'Pandas_Stubs==2.2.0 ; python_version >= "3.10" --hash=sha256:ccc',
+    ]
+
+
+def test_python_pins_are_normalised_names() -> None:
+    assert lockfile.python_pins(UV_OUTPUT) == {"numpy": "2.3.4", "pandas-stubs": "2.2.0"}
+
+
+def test_debian_pins_keep_epochs_and_ignore_notes() -> None:
+    text = "# pyrlab-lock: base_debs.txt=x\ngit=1:2.47.3-0+deb13u1  # listed\nless=668-1\n"
+    assert lockfile.debian_pins(text) == {"git": "1:2.47.3-0+deb13u1", "less": "668-1"}
+
+
+def test_digest_ignores_comments_blank_lines_and_order(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.txt", tmp_path / "b.txt"
+    first.write_text("git\ncurl\n")
+    second.write_text("# tools\ncurl  # for downloads\n\ngit\n")
+    assert lockfile.list_digest(first) == lockfile.list_digest(second)
+    second.write_text("curl\ngit\nless\n")
+    assert lockfile.list_digest(first) != lockfile.list_digest(second)
+
+
+def test_a_fresh_lock_is_installed_and_a_missing_one_falls_back_to_the_list(tmp_path: Path) -> None:
+    root = project(tmp_path, base_debs="less\n", requirements="numpy\n")
+    assert lockfile.install_text(root, "requirements.txt") == ("requirements.txt", "numpy\n")
+    write_lock(root, "base_debs.lock", "less=668-1  # listed\n")
+    source, text = lockfile.install_text(root, "base_debs.txt")
+    assert source == "base_debs.lock"
+    assert "less=668-1" in text
+    assert lockfile.stale_problems(root) == []
+
+
+def test_a_list_edited_after_its_lock_is_refused_with_the_fix(tmp_path: Path) -> None:
+    root = project(tmp_path, requirements="numpy\n")
+    write_lock(root, "requirements.lock", UV_OUTPUT)
+    (root / "requirements.txt").write_text("numpy\n# a comment changes nothing\n")
+    assert lockfile.stale_problems(root) == []
+    (root / "requirements.txt").write_text("numpy\npandas\n")
+    with pytest.raises(ListError) as raised:
+        lockfile.install_text(root, "requirements.txt")
+    message = str(raised.value)
+    assert "requirements.lock:1: requirements.txt was edited after this lock was written" in message
+    assert "run make lock" in message
+
+
+def test_requirements_lock_is_stale_when_jupyter_txt_changes(tmp_path: Path) -> None:
+    root = project(tmp_path, requirements="numpy\n", jupyter="jupyterlab\n")
+    write_lock(root, "requirements.lock", UV_OUTPUT)
+    (root / "pyrlab-base/jupyter.txt").write_text("jupyterlab\nipywidgets\n")
+    problems = lockfile.stale_problems(root)
+    assert [problem.message for problem in problems] == [
+        "pyrlab-base/jupyter.txt was edited after this lock was written"
+    ]
+
+
+def test_a_hand_written_lock_is_refused(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    (root / "r_debs.lock").write_text("r-cran-x=1.0-1\n")
+    problems = lockfile.stale_problems(root)
+    assert len(problems) == 1
+    assert "not a lock written by `make lock`" in problems[0].message
+
+
+def test_changes_show_old_to_new_additions_and_removals() -> None:
+    old = {"numpy": "2.3.3", "six": "1.16.0", "tqdm": "4.67.1"}
+    new = {"numpy": "2.3.4", "six": "1.16.0", "polars": "1.35.0"}
+    assert lock.describe_changes("requirements.lock", old, new, existed=True) == [
+        "requirements.lock: 3 changes",
+        "    numpy 2.3.3 -> 2.3.4",
+        "  + polars 1.35.0",
+        "  - tqdm 4.67.1",
+    ]
+    assert lock.describe_changes("requirements.lock", new, new, existed=True) == ["requirements.lock: unchanged"]
+    assert lock.describe_changes("x.lock", {}, new, existed=False) == ["x.lock: written, 3 packages pinned"]
+
+
+def test_debian_lock_body_notes_the_listed_packages() -> None:
+    body = lock.debian_lock_body({"r-cran-jsonlite": "2.0.0-1", "libc6": "2.41-12"}, {"r-cran-jsonlite": "R: jsonlite"})
+    assert body == "libc6=2.41-12\nr-cran-jsonlite=2.0.0-1  # R: jsonlite\n"
+    assert lockfile.debian_pins(body) == {"libc6": "2.41-12", "r-cran-jsonlite": "2.0.0-1"}
+
+
+def test_the_r_mapper_passes_pinned_debian_names_through(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    locked = tmp_path / "r_packages.txt"
+    locked.write_text("# pyrlab-lock: r_packages.txt=x\nr-cran-jsonlite=2.0.0-1  # R: jsonlite\nlibc6=2.41-12\n")
+    assert rdeb.main([str(locked)]) == 0
+    assert capsys.readouterr().out.split() == ["r-cran-jsonlite=2.0.0-1", "libc6=2.41-12"]
