@@ -61,6 +61,14 @@ PIPPROXY ?=
 CA_CERTS ?=
 ## Network of build steps: host when a proxy is set, so that a proxy on 127.0.0.1 answers
 BUILD_NETWORK ?= $(if $(APTPROXY)$(PIPPROXY),host,default)
+## Folder of the data of `make proxies` (apt-cacher-ng's packages, devpi's PyPI mirror), kept between runs
+PROXY_CACHE ?= $(HOME)/.cache/pyrlab-proxies
+## Port of the apt cache of `make proxies`, on 127.0.0.1 (then APTPROXY = http://127.0.0.1:3142)
+APTCACHE_PORT ?= 3142
+## Port of the devpi of `make proxies`, on 127.0.0.1 (then PIPPROXY = http://127.0.0.1:3141)
+DEVPI_PORT ?= 3141
+## yes: `make proxies` serves only what the caches hold, never fetching (builds of anything new fail)
+PROXIES_OFFLINE ?= no
 ## Folder of the image manifests (<image>.json and <image>.md) that `make build` and `make manifest` write
 MANIFESTS ?= manifests
 ## Python environment of the test and check tools
@@ -164,6 +172,7 @@ preflight: check | $(BUILD)
 	@if [[ '$(CUDA_INSTALL)' != no ]]; then echo "error: CUDA_INSTALL=$(CUDA_INSTALL) is not supported yet: use CUDA_INSTALL=no" >&2; exit 1; fi
 	@if [[ -n '$(CA_CERTS)' && ! -r '$(CA_CERTS)' ]]; then \
 		echo "error: CA_CERTS=$(CA_CERTS) is not a readable file: give the path of a PEM bundle, or leave CA_CERTS empty" >&2; exit 1; fi
+	$(if $(APTPROXY)$(PIPPROXY),@$(PYRLAB) check-proxies --apt-proxy '$(APTPROXY)' --pip-proxy '$(PIPPROXY)')
 	@printf '%s' '$(APTPROXY)' > $(BUILD)/aptproxy
 	@printf '%s' '$(PIP_INDEX)' > $(BUILD)/pipindex
 
@@ -198,6 +207,20 @@ $(TOOLS): tests/requirements.txt
 	printf '%s\n' "$(CURDIR)/scripts" > "$$($(TOOLS_PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/pyrlab-scripts.pth"
 	touch $@
 
+##@ Build caches (apt-cacher-ng and devpi-server on 127.0.0.1, for fast and offline-friendly builds)
+.PHONY: proxies proxies-stop
+proxies: $(TOOLS) $(BUILD)/pyrlab-proxies.id ## start both caches (containers of pyrlab-proxies), their data in PROXY_CACHE; prints the APTPROXY and PIPPROXY to set
+	$(PYRLAB) proxies-start --cli '$(CONTAINER_CLI)' --image $(call ref,pyrlab-proxies) --data '$(PROXY_CACHE)' \
+		--apt-port $(APTCACHE_PORT) --pypi-port $(DEVPI_PORT) $(if $(filter yes,$(PROXIES_OFFLINE)),--offline)
+proxies-stop: $(TOOLS) ## stop both caches; their data stays in PROXY_CACHE
+	$(PYRLAB) proxies-stop --cli '$(CONTAINER_CLI)' --apt-port $(APTCACHE_PORT) --pypi-port $(DEVPI_PORT)
+
+# The caches' image is built from the chain's base, never through the caches themselves.
+$(BUILD)/pyrlab-proxies.id: $(call inputs,proxies) $(call parent_stamp,pyrlab-base) $(call stale,pyrlab-proxies) | $(BUILD)
+	$(CONTAINER_CLI) build --file proxies/Dockerfile --build-arg PARENT_IMAGE=$(base_image) \
+		$(if $(CA_CERTS),--secret id=ca_certs$(comma)src=$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$(sha256sum < $(CA_CERTS) | cut -c1-64)) \
+		--tag $(call ref,pyrlab-proxies) --iidfile $@ $(BUILD_ARGS) .
+
 ##@ Labs (each started detached; the URL to open is printed)
 .PHONY: pylab rlab
 pylab: $(TOOLS) ## start JupyterLab with Python on $(BIND_ADDRESS):$(PYPORT); D-Tale and TensorBoard behind it at /proxy/40000/ and /proxy/6006/
@@ -226,16 +249,16 @@ status: $(TOOLS) ## list the lab containers, with the URL of each running one
 	$(PYRLAB) lab-status --cli '$(CONTAINER_CLI)' --config '$(DOCKER)'
 
 ##@ Tests
-.PHONY: test test-unit test-images test-make lint
+.PHONY: test test-unit test-images test-make test-proxies lint
 test: lint test-unit test-images test-make ## what CI runs: lint, unit tests, then each image's tests on real containers
 
 lint: $(TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/ruff check scripts tests
 	$(TOOLS_VENV)/bin/ruff format --check scripts tests
 	$(TOOLS_VENV)/bin/mypy scripts/pyrlab tests/unit tests/images
-	$(TOOLS_VENV)/bin/mypy tests/make
+	$(TOOLS_VENV)/bin/mypy tests/make tests/proxies
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed: apt-get install shellcheck" >&2; exit 1; }
-	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install .ci/run
+	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install proxies/serve .ci/run
 
 test-unit: $(TOOLS) ## unit tests of scripts/ (no Docker)
 	$(TOOLS_PY) -m pytest tests/unit
@@ -247,6 +270,9 @@ $(addprefix test-,$(IMAGES)): test-%: build-% $(TOOLS)
 
 test-make: build $(TOOLS) ## the Makefile itself: a no-op rebuild, `make pylab` and `make rlab` end to end
 	$(TOOLS_PY) -m pytest tests/make
+
+test-proxies: $(TOOLS) ## builds through real caches on 127.0.0.1 (clears Docker's build cache mounts; CI runs it after test)
+	$(TOOLS_PY) -m pytest tests/proxies
 
 ##@ Benchmark
 .PHONY: bench

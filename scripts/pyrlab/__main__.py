@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from pyrlab import lab, lists, lock, lockfile, manifest, outdated
+from pyrlab import lab, lists, lock, lockfile, manifest, outdated, proxies
 
 
 def check(args: argparse.Namespace) -> int:
@@ -119,6 +119,29 @@ def lab_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_proxies(args: argparse.Namespace) -> int:
+    problems = proxies.unanswered({"APTPROXY": args.apt_proxy, "PIPPROXY": args.pip_proxy})
+    if problems:
+        raise lab.LabError("\n".join(problems))
+    return 0
+
+
+def proxies_start(args: argparse.Namespace) -> int:
+    ports = {"apt": args.apt_port, "pypi": args.pypi_port}
+    settings = proxies.start(args.cli, args.image, Path(args.data), ports, offline=args.offline)
+    mode = " (offline: they serve only what they hold)" if args.offline else ""
+    print(f"the build caches are running{mode}, their data in {args.data}. Builds use them with these")
+    print("settings, on the command line or in local.mk:\n")
+    print("\n".join(f"    {line}" for line in settings))
+    return 0
+
+
+def proxies_stop(args: argparse.Namespace) -> int:
+    removed = proxies.stop(args.cli, {"apt": args.apt_port, "pypi": args.pypi_port})
+    print(f"stopped {', '.join(removed)}" if removed else "no build cache was running")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="pyrlab", description=__doc__)
     commands = top.add_subparsers(required=True)
@@ -144,6 +167,22 @@ def parser() -> argparse.ArgumentParser:
         command.set_defaults(run=run)
         if name == "lock":
             command.add_argument("--upgrade", action="store_true", help="newest versions, not the locked ones")
+
+    command = commands.add_parser("check-proxies", help="fail when a configured build cache does not answer")
+    command.add_argument("--apt-proxy", default="", help="APTPROXY")
+    command.add_argument("--pip-proxy", default="", help="PIPPROXY")
+    command.set_defaults(run=check_proxies)
+
+    for name, run in (("start", proxies_start), ("stop", proxies_stop)):
+        command = commands.add_parser(f"proxies-{name}", help=f"{name} the build caches")
+        command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
+        command.add_argument("--apt-port", type=int, default=3142, help="APTCACHE_PORT")
+        command.add_argument("--pypi-port", type=int, default=3141, help="DEVPI_PORT")
+        command.set_defaults(run=run)
+        if name == "start":
+            command.add_argument("--image", required=True, help="the pyrlab-proxies image")
+            command.add_argument("--data", required=True, help="folder of the caches' data (PROXY_CACHE)")
+            command.add_argument("--offline", action="store_true", help="serve only what the caches hold")
 
     command = commands.add_parser("manifest", help="write an image's manifest (JSON and Markdown)")
     command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
