@@ -27,14 +27,18 @@ ROOTFS_IMAGE ?= pyrlab-rootfs:$(DEBIAN_SUITE)
 IMAGE_PREFIX ?=
 ## Tag of each new build, besides `latest` (default: today's date)
 TAG ?= $(shell date -u +%Y%m%d)
-## CUDA in pylab: no (yes is not supported yet)
+## CUDA in pylab: yes adds NVIDIA's CUDA wheels, requirements-gpu.txt and the frameworks' CUDA builds, tagged latest-cudaNN (rlab never has CUDA)
 CUDA_INSTALL ?= no
+## CUDA major version of CUDA_INSTALL=yes: 13 matches PyPI's torch today; 12 for tensorflow[and-cuda]
+CUDA_VERSION ?= 13
+## Index of PyTorch's CPU builds, for torch in requirements.txt with CUDA_INSTALL=no; empty: PyPI's torch (a CUDA build of several GB)
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 ## Container CLI; it must build with BuildKit (Docker with buildx, or Debian's docker.io)
 CONTAINER_CLI ?= docker
 ## More `docker build` arguments for every image
 BUILD_ARGS ?=
-## More `docker run` arguments for `make pylab` and `make rlab`, e.g. --gpus all
-DOCKER_ARGS ?=
+## More `docker run` arguments for `make pylab` and `make rlab` (default with CUDA_INSTALL=yes: --gpus all)
+DOCKER_ARGS ?= $(if $(filter yes,$(CUDA_INSTALL)),--gpus all)
 ## Host address of the labs' published ports; 127.0.0.1 lets only this machine in
 BIND_ADDRESS ?= 127.0.0.1
 ## pylab's Jupyter port on the host
@@ -80,7 +84,12 @@ CHAIN := pyrlab-base:BASE pylab:pyrlab-base rlab-base:pyrlab-base rlab:rlab-base
 IMAGES := $(foreach link,$(CHAIN),$(firstword $(subst :, ,$(link))))
 parent = $(word 2,$(subst :, ,$(filter $(1):%,$(CHAIN))))
 lineage = $(if $(filter BASE,$(call parent,$(1))),,$(call lineage,$(call parent,$(1)))) $(1)
-ref = $(IMAGE_PREFIX)$(1):latest
+# The image that CUDA_INSTALL changes; its CUDA build carries -cudaNN in its tags.
+CUDA_IMAGE := pylab
+flavour = $(if $(and $(filter $(CUDA_IMAGE),$(1)),$(filter yes,$(CUDA_INSTALL))),-cuda$(CUDA_VERSION))
+ref = $(IMAGE_PREFIX)$(1):latest$(call flavour,$(1))
+cuda_args = $(if $(filter $(CUDA_IMAGE),$(1)),--target $(if $(call flavour,$(1)),cuda,cpu) \
+	--build-arg CUDA_INSTALL=$(CUDA_INSTALL) --build-arg CUDA_VERSION=$(CUDA_VERSION) --build-arg TORCH_CPU_INDEX=$(TORCH_CPU_INDEX))
 base_image = $(if $(filter rootfs,$(BASE)),$(ROOTFS_IMAGE),python:$(PYTHONBASE))
 from_image = $(if $(filter BASE,$(call parent,$(1))),$(base_image),$(call ref,$(call parent,$(1))))
 # What an image is built from: its Dockerfile and every file that Dockerfile mounts or copies.
@@ -105,7 +114,7 @@ export DOCKER_BUILDKIT := 1
 build: $(addprefix build-,$(IMAGES)) ## build every image; only what changed is rebuilt (`make -j2 build` works)
 
 .PHONY: $(addprefix build-,$(IMAGES))
-$(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id $(MANIFESTS)/%.json
+$(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id
 
 # What an image installs for a list: the list's lock when `make lock` wrote one (refused when the
 # list changed since), else the list. The .from file says which, so deleting a lock takes effect.
@@ -124,11 +133,16 @@ $(foreach list,$(LOCKABLE),$(eval $(call install_rule,$(list))))
 $(BUILD)/snapshots/%: $(BUILD)/install/% | $(TOOLS) $(BUILD)
 	@$(PYRLAB) snapshot $< $@
 
-# Each rebuilt image's manifest is written anew.
-$(MANIFESTS)/%.json: $(BUILD)/%.id | $(TOOLS)
-	@$(call write_manifest,$*)
-write_manifest = $(PYRLAB) manifest --cli '$(CONTAINER_CLI)' --image $(1) --reference $(call ref,$(1)) \
-	--parent $(call from_image,$(1)) --out '$(MANIFESTS)'
+# Each rebuilt image's manifest is written anew (pylab's CUDA build has its own, pylab-cudaNN).
+manifest_of = $(MANIFESTS)/$(1)$(call flavour,$(1)).json
+write_manifest = $(PYRLAB) manifest --cli '$(CONTAINER_CLI)' --image $(1)$(call flavour,$(1)) \
+	--reference $(call ref,$(1)) --parent $(call from_image,$(1)) --out '$(MANIFESTS)'
+define manifest_rule
+build-$(1): $(call manifest_of,$(1))
+$(call manifest_of,$(1)): $(BUILD)/$(1).id | $(TOOLS)
+	@$(call write_manifest,$(1))
+endef
+$(foreach image,$(IMAGES),$(eval $(call manifest_rule,$(image))))
 
 define image_rule
 $(BUILD)/$(1).id: $(call inputs,$(1)) $(call parent_stamp,$(1)) $(call stale,$(1)) | preflight $(BUILD)
@@ -137,7 +151,8 @@ $(BUILD)/$(1).id: $(call inputs,$(1)) $(call parent_stamp,$(1)) $(call stale,$(1
 		$$(if $$(CA_CERTS),--secret id=ca_certs$$(comma)src=$$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$$$(sha256sum < $$(CA_CERTS) | cut -c1-64)) \
 		$$(if $$(APTPROXY),--secret id=aptproxy$$(comma)src=$(BUILD)/aptproxy) \
 		$$(if $$(PIPPROXY),--secret id=pipindex$$(comma)src=$(BUILD)/pipindex) \
-		--tag $(call ref,$(1)) --tag $(IMAGE_PREFIX)$(1):$$(TAG) --iidfile $$@ $$(BUILD_ARGS) .
+		$(call cuda_args,$(1)) \
+		--tag $(call ref,$(1)) --tag $(IMAGE_PREFIX)$(1):$$(TAG)$(call flavour,$(1)) --iidfile $$@ $$(BUILD_ARGS) .
 endef
 comma := ,
 $(foreach image,$(IMAGES),$(eval $(call image_rule,$(image))))
@@ -169,7 +184,8 @@ $(BUILD)/rootfs.id: $(call stale,rootfs) | preflight $(BUILD)
 .PHONY: preflight
 preflight: check | $(BUILD)
 	@case '$(BASE)' in python|rootfs) ;; *) echo "error: BASE=$(BASE): use BASE=python or BASE=rootfs" >&2; exit 1;; esac
-	@if [[ '$(CUDA_INSTALL)' != no ]]; then echo "error: CUDA_INSTALL=$(CUDA_INSTALL) is not supported yet: use CUDA_INSTALL=no" >&2; exit 1; fi
+	@case '$(CUDA_INSTALL)' in yes|no) ;; *) echo "error: CUDA_INSTALL=$(CUDA_INSTALL): use CUDA_INSTALL=yes or CUDA_INSTALL=no" >&2; exit 1;; esac
+	@if [[ ! '$(CUDA_VERSION)' =~ ^[0-9]+$$ ]]; then echo "error: CUDA_VERSION=$(CUDA_VERSION): give the major version only, e.g. CUDA_VERSION=13" >&2; exit 1; fi
 	@if [[ -n '$(CA_CERTS)' && ! -r '$(CA_CERTS)' ]]; then \
 		echo "error: CA_CERTS=$(CA_CERTS) is not a readable file: give the path of a PEM bundle, or leave CA_CERTS empty" >&2; exit 1; fi
 	$(if $(APTPROXY)$(PIPPROXY),@$(PYRLAB) check-proxies --apt-proxy '$(APTPROXY)' --pip-proxy '$(PIPPROXY)')
@@ -178,6 +194,10 @@ preflight: check | $(BUILD)
 
 $(BUILD):
 	mkdir -p $@
+
+# Optional: pylab's CUDA build installs it; an empty one does for a project without it.
+requirements-gpu.txt:
+	printf '# Python packages for GPU work, installed only with CUDA_INSTALL=yes\n' > $@
 
 .PHONY: FORCE
 FORCE:

@@ -215,6 +215,13 @@ def measure(repo: Path, runs: int) -> list[Figure]:
             limit = limits.get(image)
             target = f"<= {limit} GB" if limit else ""
             figures.append(Figure(f"size: {image}", "GB", [size], target, size <= limit if limit else None))
+
+        # pylab's CUDA build, on the CPU build's layers: NVIDIA's wheels and requirements-gpu.txt.
+        cuda_version = os.environ.get("CUDA_VERSION", "13")
+        cuda_build = make("build-pylab", "CUDA_INSTALL=yes", f"CUDA_VERSION={cuda_version}")
+        figures.append(Figure(f"build pylab with CUDA_INSTALL=yes (CUDA {cuda_version})", "s", [cuda_build]))
+        size = client.images.get(f"{PREFIX}pylab:latest-cuda{cuda_version}").attrs["Size"] / GB
+        figures.append(Figure("size: pylab, CUDA build", "GB", [size]))
         make("clean-images")
     return figures
 

@@ -13,7 +13,10 @@ from pathlib import Path
 DEBIAN_LISTS = ("base_debs.txt", "r_debs.txt")
 PYTHON_LIST = "requirements.txt"
 R_LIST = "r_packages.txt"
-ALL_LISTS = ("base_debs.txt", PYTHON_LIST, "r_debs.txt", R_LIST)
+# Installed only with CUDA_INSTALL=yes; a project may do without it.
+GPU_LIST = "requirements-gpu.txt"
+ALL_LISTS = ("base_debs.txt", PYTHON_LIST, GPU_LIST, "r_debs.txt", R_LIST)
+OPTIONAL_LISTS = frozenset({GPU_LIST})
 
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters,
 # starting with a letter or digit.
@@ -119,7 +122,7 @@ def check_python_list(entries: list[Entry]) -> list[Problem]:
                 Problem(
                     entry.path,
                     entry.line,
-                    f"pip option {entry.text!r} is not supported in {PYTHON_LIST}",
+                    f"pip option {entry.text!r} is not supported in {entry.path.name}",
                     "list only requirements such as 'pandas>=2.2'; set PIPPROXY in the Makefile for another index",
                 )
             )
@@ -169,6 +172,7 @@ CHECKS: dict[str, Callable[[list[Entry]], list[Problem]]] = {
     "base_debs.txt": check_debian_list,
     "r_debs.txt": check_debian_list,
     PYTHON_LIST: check_python_list,
+    GPU_LIST: check_python_list,
     R_LIST: check_r_list,
 }
 
@@ -177,6 +181,8 @@ def check_lists(root: Path, names: Iterable[str] = ALL_LISTS) -> None:
     """Check the named lists in root; raise ListError with every problem found."""
     problems: list[Problem] = []
     for name in names:
+        if name in OPTIONAL_LISTS and not (root / name).exists():
+            continue
         try:
             entries = read_entries(root / name)
         except ListError as error:

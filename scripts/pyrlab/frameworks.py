@@ -1,0 +1,66 @@
+"""The build of each deep-learning framework that pylab installs: with CUDA_INSTALL=yes the CUDA
+builds (`jax[cudaNN]`, `tensorflow[and-cuda]`, PyPI's `torch`), otherwise the CPU builds (torch
+from TORCH_CPU_INDEX, so that none of NVIDIA's wheels come in).
+
+`python3 -m pyrlab.frameworks LIST` prints LIST rewritten so, for uv; run in the pylab build with
+CUDA_INSTALL, CUDA_VERSION and TORCH_CPU_INDEX in the environment. A lock (its lines carry
+hashes) is printed unchanged: `make lock` resolved it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+# The PyTorch projects that its CPU index serves.
+TORCH_PROJECTS = frozenset({"torch", "torchvision", "torchaudio"})
+
+
+def cuda_extras(name: str, cuda_version: str) -> set[str]:
+    """The extras that select a framework's CUDA build, or none for anything else."""
+    return {"jax": {f"cuda{cuda_version}"}, "tensorflow": {"and-cuda"}}.get(name, set())
+
+
+def rewrite(text: str, cuda: bool, cuda_version: str, torch_cpu_index: str) -> str:
+    """The requirements, each framework switched to the build the setting asks for."""
+    if "--hash=" in text:
+        return text
+    lines = []
+    names = set()
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        try:
+            requirement = Requirement(line) if line and not line.startswith("-") else None
+        except InvalidRequirement:
+            requirement = None
+        if requirement is None:
+            lines.append(raw)
+            continue
+        name = canonicalize_name(requirement.name)
+        names.add(name)
+        if cuda:
+            requirement.extras |= cuda_extras(name, cuda_version)
+        lines.append(str(requirement))
+    if not cuda and torch_cpu_index and names & TORCH_PROJECTS:
+        # uv looks in an extra index before the default one: torch comes from the CPU index.
+        lines.insert(0, f"--extra-index-url {torch_cpu_index}")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    paths = sys.argv[1:] if argv is None else argv
+    if len(paths) != 1:
+        print("usage: python3 -m pyrlab.frameworks REQUIREMENTS", file=sys.stderr)
+        return 2
+    cuda = os.environ.get("CUDA_INSTALL", "no") == "yes"
+    text = Path(paths[0]).read_text(encoding="utf-8")
+    print(rewrite(text, cuda, os.environ.get("CUDA_VERSION", ""), os.environ.get("TORCH_CPU_INDEX", "")), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

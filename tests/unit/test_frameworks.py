@@ -1,0 +1,57 @@
+"""Which build of each deep-learning framework pylab asks uv for."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pyrlab import frameworks
+
+LIST = "# frameworks\njax>=0.5\ntensorflow\nnumpy\ntorch==2.15.0  # pinned\n"
+CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+
+
+def test_cuda_build_selects_the_frameworks_cuda_extras() -> None:
+    rewritten = frameworks.rewrite(LIST, cuda=True, cuda_version="13", torch_cpu_index=CPU_INDEX)
+    assert rewritten.splitlines() == [
+        "# frameworks",
+        "jax[cuda13]>=0.5",
+        "tensorflow[and-cuda]",
+        "numpy",
+        "torch==2.15.0",
+    ]
+
+
+def test_cpu_build_takes_torch_from_the_cpu_index_and_leaves_the_rest() -> None:
+    rewritten = frameworks.rewrite(LIST, cuda=False, cuda_version="13", torch_cpu_index=CPU_INDEX)
+    assert rewritten.splitlines()[0] == f"--extra-index-url {CPU_INDEX}"
+    assert "jax>=0.5" in rewritten.splitlines()
+    assert "tensorflow" in rewritten.splitlines()
+
+
+def test_no_cpu_index_without_torch_or_without_an_index() -> None:
+    assert "--extra-index-url" not in frameworks.rewrite(
+        "numpy\n", cuda=False, cuda_version="13", torch_cpu_index=CPU_INDEX
+    )
+    assert "--extra-index-url" not in frameworks.rewrite("torch\n", cuda=False, cuda_version="13", torch_cpu_index="")
+
+
+def test_existing_extras_are_kept() -> None:
+    assert frameworks.rewrite("jax[tpu]\n", cuda=True, cuda_version="12", torch_cpu_index="") == "jax[cuda12,tpu]\n"
+
+
+def test_a_lock_is_left_as_it_is() -> None:
+    lock = "jax==0.5.0 \\\n    --hash=sha256:abc\n"
+    assert frameworks.rewrite(lock, cuda=True, cuda_version="13", torch_cpu_index=CPU_INDEX) == lock
+
+
+def test_main_reads_the_setting_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "requirements.txt"
+    path.write_text("jax\n")
+    monkeypatch.setenv("CUDA_INSTALL", "yes")
+    monkeypatch.setenv("CUDA_VERSION", "13")
+    assert frameworks.main([str(path)]) == 0
+    assert capsys.readouterr().out == "jax[cuda13]\n"
