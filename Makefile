@@ -278,7 +278,7 @@ lint: $(TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/mypy scripts/pyrlab tests/unit tests/images
 	$(TOOLS_VENV)/bin/mypy tests/make tests/proxies
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed: apt-get install shellcheck" >&2; exit 1; }
-	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install proxies/serve .ci/run
+	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/add-ca-certs proxies/serve .ci/run
 
 test-unit: $(TOOLS) ## unit tests of scripts/ (no Docker)
 	$(TOOLS_PY) -m pytest tests/unit

@@ -80,14 +80,20 @@ def project_page(session: requests.Session, index: str, name: str) -> dict[str, 
     return page
 
 
-def python_outdated(root: Path, index: str, verify: bool | str = True) -> list[Outdated]:
-    """Every Python pin with a newer release on the index."""
+def locked(root: Path, kind: str) -> dict[str, tuple[str, str]]:
+    """package -> (the first lock that pins it, its version), over the locks of one kind."""
     pinned: dict[str, tuple[str, str]] = {}
     for spec in LOCKS:
         path = root / spec.lock
-        if spec.kind == "python" and path.is_file():
+        if spec.kind == kind and path.is_file():
             for name, version in pins(spec, path.read_text(encoding="utf-8")).items():
                 pinned.setdefault(name, (spec.lock, version))
+    return pinned
+
+
+def python_outdated(root: Path, index: str, verify: bool | str = True) -> list[Outdated]:
+    """Every Python pin with a newer release on the index."""
+    pinned = locked(root, "python")
     session = requests.Session()
     session.verify = verify
 
@@ -105,12 +111,7 @@ def python_outdated(root: Path, index: str, verify: bool | str = True) -> list[O
 
 def debian_outdated(root: Path, resolver: Resolver) -> list[Outdated]:
     """Every Debian or R pin whose apt candidate in the base image is newer."""
-    pinned: dict[str, tuple[str, str]] = {}
-    for spec in LOCKS:
-        path = root / spec.lock
-        if spec.kind == "debian" and path.is_file():
-            for name, version in pins(spec, path.read_text(encoding="utf-8")).items():
-                pinned.setdefault(name, (spec.lock, version))
+    pinned = locked(root, "debian")
     if not pinned:
         return []
     newer = resolver.run(root, "candidates", stdin=json.dumps({name: pin[1] for name, pin in pinned.items()}))
