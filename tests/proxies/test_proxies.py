@@ -170,3 +170,29 @@ def test_lock_resolves_through_the_caches(caches: Caches, scratch: Path, docker_
     # devpi's request log and apt-cacher-ng's transfer log: the lock asked both.
     assert "GET /root/pypi/+simple/six/" in devpi.logs().decode()
     assert "dists/trixie/InRelease" in caches.apt_log()[len(apt_log_before) :]
+
+
+def test_https_sources_keep_working_with_the_apt_cache_set(caches: Caches, scratch: Path, docker_client: Any) -> None:
+    """apt takes the cache for http sources only (as apt-install sets it): https sources are
+    fetched by apt itself, past the cache, and keep working."""
+    online = make("proxies", *caches.settings)
+    assert online.returncode == 0, online.stderr
+    built = scratch_make(scratch, "build-pyrlab-base")  # trusts CA_CERTS, for https through this machine's proxy
+    assert built.returncode == 0, built.stderr[-3000:]
+    log_before = caches.apt_log()
+    script = (
+        "find /etc/apt -name '*.list' -o -name '*.sources' | xargs sed -i 's|http://|https://|';"
+        " grep -rh 'https://' /etc/apt/sources.list* | head -1;"
+        f" apt-get -o Acquire::http::Proxy=http://127.0.0.1:{caches.apt_port} update -qq && echo updated"
+    )
+    output = docker_client.containers.run(
+        f"{SCRATCH_PREFIX}pyrlab-base:latest",
+        ["bash", "-c", script],
+        entrypoint=[],
+        user="root",
+        network_mode="host",
+        remove=True,
+    ).decode()
+    assert "https://deb.debian.org" in output
+    assert output.strip().endswith("updated"), output
+    assert "/dists/" not in caches.apt_log()[len(log_before) :]
