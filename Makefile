@@ -88,8 +88,7 @@ lineage = $(if $(filter BASE,$(call parent,$(1))),,$(call lineage,$(call parent,
 CUDA_IMAGE := pylab
 flavour = $(if $(and $(filter $(CUDA_IMAGE),$(1)),$(filter yes,$(CUDA_INSTALL))),-cuda$(CUDA_VERSION))
 ref = $(IMAGE_PREFIX)$(1):latest$(call flavour,$(1))
-cuda_args = $(if $(filter $(CUDA_IMAGE),$(1)),--target $(if $(call flavour,$(1)),cuda,cpu) \
-	--build-arg CUDA_INSTALL=$(CUDA_INSTALL) --build-arg CUDA_VERSION=$(CUDA_VERSION) --build-arg TORCH_CPU_INDEX=$(TORCH_CPU_INDEX))
+cuda_args = $(if $(filter $(CUDA_IMAGE),$(1)),--target $(if $(call flavour,$(1)),cuda --build-arg CUDA_VERSION=$(CUDA_VERSION),cpu))
 base_image = $(if $(filter rootfs,$(BASE)),$(ROOTFS_IMAGE),python:$(PYTHONBASE))
 from_image = $(if $(filter BASE,$(call parent,$(1))),$(base_image),$(call ref,$(call parent,$(1))))
 # What an image is built from: its Dockerfile and every file that Dockerfile mounts or copies.
@@ -117,15 +116,22 @@ build: $(addprefix build-,$(IMAGES)) ## build every image; only what changed is 
 $(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id
 
 # What an image installs for a list: the list's lock when `make lock` wrote one (refused when the
-# list changed since), else the list. The .from file says which, so deleting a lock takes effect.
-LOCKABLE := pyrlab-base/jupyter.txt base_debs.txt requirements.txt r_debs.txt r_packages.txt
+# list changed since), else the list. In pylab's lists the deep-learning frameworks are switched
+# to their CUDA or CPU builds here (pyrlab.frameworks), so that the image's layers depend only on
+# what is installed. The .from file records the state the file was written for: deleting a lock,
+# or another CUDA_INSTALL, CUDA_VERSION or TORCH_CPU_INDEX, writes it anew.
+INSTALLED_LISTS := pyrlab-base/jupyter.txt base_debs.txt requirements.txt requirements-gpu.txt r_debs.txt r_packages.txt
 lock_of = $(patsubst %.txt,%.lock,$(1))
-install_kind = $(if $(wildcard $(call lock_of,$(1))),lock,list)
+frameworks_cuda = $(if $(filter requirements-gpu.txt,$(1)),$(CUDA_VERSION),$(if $(call flavour,$(CUDA_IMAGE)),$(CUDA_VERSION)))
+frameworks = $(if $(filter requirements.txt requirements-gpu.txt,$(1)),cuda=$(call frameworks_cuda,$(1)) torch=$(TORCH_CPU_INDEX))
+install_state = $(strip $(if $(wildcard $(call lock_of,$(1))),lock,list) $(call frameworks,$(1)))
+differ = $(subst $(1),,$(2))$(subst $(2),,$(1))
 define install_rule
-$(BUILD)/install/$(notdir $(1)): $(1) $(wildcard $(call lock_of,$(1))) $(if $(filter $(call install_kind,$(1)),$(file <$(BUILD)/install/$(notdir $(1)).from)),,FORCE) | $(TOOLS)
-	@$(PYRLAB) install-file $(1) $$@
+$(BUILD)/install/$(notdir $(1)): $(1) $(wildcard $(call lock_of,$(1))) $(if $(call differ,$(call install_state,$(1)),$(file <$(BUILD)/install/$(notdir $(1)).from)),FORCE) | $(TOOLS)
+	@$(PYRLAB) install-file $(1) $$@ --state "$(call install_state,$(1))" $(if $(call frameworks,$(1)),--frameworks \
+		--cuda-version '$(call frameworks_cuda,$(1))' --torch-cpu-index '$(TORCH_CPU_INDEX)')
 endef
-$(foreach list,$(LOCKABLE),$(eval $(call install_rule,$(list))))
+$(foreach list,$(INSTALLED_LISTS),$(eval $(call install_rule,$(list))))
 
 # pylab and rlab install their list in two layers: first a snapshot of it, kept while the list
 # only gains lines, then the whole list. Adding a package re-runs only the second layer, which
@@ -148,13 +154,15 @@ define image_rule
 $(BUILD)/$(1).id: $(call inputs,$(1)) $(call parent_stamp,$(1)) $(call stale,$(1)) | preflight $(BUILD)
 	$(CONTAINER_CLI) build --file $(1)/Dockerfile --network $$(BUILD_NETWORK) \
 		--build-arg PARENT_IMAGE=$(call from_image,$(1)) \
-		$$(if $$(CA_CERTS),--secret id=ca_certs$$(comma)src=$$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$$$(sha256sum < $$(CA_CERTS) | cut -c1-64)) \
+		$$(ca_args) \
 		$$(if $$(APTPROXY),--secret id=aptproxy$$(comma)src=$(BUILD)/aptproxy) \
 		$$(if $$(PIPPROXY),--secret id=pipindex$$(comma)src=$(BUILD)/pipindex) \
 		$(call cuda_args,$(1)) \
 		--tag $(call ref,$(1)) --tag $(IMAGE_PREFIX)$(1):$$(TAG)$(call flavour,$(1)) --iidfile $$@ $$(BUILD_ARGS) .
 endef
 comma := ,
+# CA_CERTS as a build secret, and its checksum so that a new bundle rebuilds the layer adding it.
+ca_args = $(if $(CA_CERTS),--secret id=ca_certs$(comma)src=$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$(sha256sum < $(CA_CERTS) | cut -c1-64))
 $(foreach image,$(IMAGES),$(eval $(call image_rule,$(image))))
 
 .PHONY: rootfs
@@ -238,7 +246,7 @@ proxies-stop: $(TOOLS) ## stop both caches; their data stays in PROXY_CACHE
 # The caches' image is built from the chain's base, never through the caches themselves.
 $(BUILD)/pyrlab-proxies.id: $(call inputs,proxies) $(call parent_stamp,pyrlab-base) $(call stale,pyrlab-proxies) | $(BUILD)
 	$(CONTAINER_CLI) build --file proxies/Dockerfile --build-arg PARENT_IMAGE=$(base_image) \
-		$(if $(CA_CERTS),--secret id=ca_certs$(comma)src=$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$(sha256sum < $(CA_CERTS) | cut -c1-64)) \
+		$(ca_args) \
 		--tag $(call ref,pyrlab-proxies) --iidfile $@ $(BUILD_ARGS) .
 
 ##@ Labs (each started detached; the URL to open is printed)

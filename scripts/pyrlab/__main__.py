@@ -8,7 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from pyrlab import lab, lists, lock, lockfile, manifest, outdated, proxies
+from pyrlab import frameworks, lab, lists, lock, lockfile, manifest, outdated, proxies
 
 
 def check(args: argparse.Namespace) -> int:
@@ -21,12 +21,16 @@ def check(args: argparse.Namespace) -> int:
 
 
 def install_file(args: argparse.Namespace) -> int:
-    """Write what the build installs for a list (its lock, or the list) to OUT, and OUT.from."""
-    source, text = lockfile.install_text(Path("."), args.list)
+    """Write what the build installs for a list (its lock, or the list, with pylab's frameworks
+    switched to the build asked for) to OUT, and the state make compares to OUT.from."""
+    _, text = lockfile.install_text(Path("."), args.list)
+    if args.frameworks:
+        cuda_version = args.cuda_version
+        text = frameworks.rewrite(text, bool(cuda_version), cuda_version, args.torch_cpu_index)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text, encoding="utf-8")
-    out.with_name(out.name + ".from").write_text("lock" if source != args.list else "list", encoding="utf-8")
+    out.with_name(out.name + ".from").write_text(args.state, encoding="utf-8")
     return 0
 
 
@@ -154,6 +158,10 @@ def parser() -> argparse.ArgumentParser:
     command = commands.add_parser("install-file", help="write what the build installs for a list")
     command.add_argument("list", help="the list, e.g. requirements.txt")
     command.add_argument("out", help="where to write its lock or itself")
+    command.add_argument("--state", required=True, help="what make compares with OUT.from next time")
+    command.add_argument("--frameworks", action="store_true", help="switch the deep-learning frameworks' builds")
+    command.add_argument("--cuda-version", default="", help="with --frameworks: CUDA builds of it; empty: CPU")
+    command.add_argument("--torch-cpu-index", default="", help="with --frameworks: index of CPU-only torch")
     command.set_defaults(run=install_file)
 
     for name, run in (("lock", lock_lists), ("outdated", report_outdated)):

@@ -2,16 +2,12 @@
 builds (`jax[cudaNN]`, `tensorflow[and-cuda]`, PyPI's `torch`), otherwise the CPU builds (torch
 from TORCH_CPU_INDEX, so that none of NVIDIA's wheels come in).
 
-`python3 -m pyrlab.frameworks LIST` prints LIST rewritten so, for uv; run in the pylab build with
-CUDA_INSTALL, CUDA_VERSION and TORCH_CPU_INDEX in the environment. A lock (its lines carry
-hashes) is printed unchanged: `make lock` resolved it.
+`make` applies it on the host when it writes what pylab installs (`pyrlab install-file
+--frameworks`), so the image's layers depend only on the packages asked for. A lock (its lines
+carry hashes) is left unchanged: `make lock` resolved it.
 """
 
 from __future__ import annotations
-
-import os
-import sys
-from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -49,18 +45,3 @@ def rewrite(text: str, cuda: bool, cuda_version: str, torch_cpu_index: str) -> s
         # uv looks in an extra index before the default one: torch comes from the CPU index.
         lines.insert(0, f"--extra-index-url {torch_cpu_index}")
     return "\n".join(lines) + "\n"
-
-
-def main(argv: list[str] | None = None) -> int:
-    paths = sys.argv[1:] if argv is None else argv
-    if len(paths) != 1:
-        print("usage: python3 -m pyrlab.frameworks REQUIREMENTS", file=sys.stderr)
-        return 2
-    cuda = os.environ.get("CUDA_INSTALL", "no") == "yes"
-    text = Path(paths[0]).read_text(encoding="utf-8")
-    print(rewrite(text, cuda, os.environ.get("CUDA_VERSION", ""), os.environ.get("TORCH_CPU_INDEX", "")), end="")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

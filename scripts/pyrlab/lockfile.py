@@ -75,10 +75,10 @@ def recorded_digests(lock: Path) -> dict[str, str]:
     return dict(pairs)
 
 
-def stale_problems(root: Path) -> list[Problem]:
-    """Every lock whose lists changed after it was written, with the fix."""
+def stale_problems(root: Path, specs: tuple[LockSpec, ...] = LOCKS) -> list[Problem]:
+    """Every lock of specs whose lists changed after it was written, with the fix."""
     problems = []
-    for spec in LOCKS:
+    for spec in specs:
         lock = root / spec.lock
         if not lock.is_file():
             continue
@@ -139,7 +139,7 @@ def install_text(root: Path, list_name: str) -> tuple[str, str]:
     Returns (the file it came from, its text)."""
     spec = LOCK_FOR_LIST.get(list_name)
     if spec is not None and (root / spec.lock).is_file():
-        problems = [problem for problem in stale_problems(root) if problem.path == root / spec.lock]
+        problems = stale_problems(root, (spec,))
         if problems:
             raise ListError(problems)
         return spec.lock, (root / spec.lock).read_text(encoding="utf-8")

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from pyrlab import frameworks
+from pyrlab.__main__ import main
 
 LIST = "# frameworks\njax>=0.5\ntensorflow\nnumpy\ntorch==2.15.0  # pinned\n"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -46,12 +47,13 @@ def test_a_lock_is_left_as_it_is() -> None:
     assert frameworks.rewrite(lock, cuda=True, cuda_version="13", torch_cpu_index=CPU_INDEX) == lock
 
 
-def test_main_reads_the_setting_from_the_environment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+def test_install_file_writes_the_builds_asked_for_and_the_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    path = tmp_path / "requirements.txt"
-    path.write_text("jax\n")
-    monkeypatch.setenv("CUDA_INSTALL", "yes")
-    monkeypatch.setenv("CUDA_VERSION", "13")
-    assert frameworks.main([str(path)]) == 0
-    assert capsys.readouterr().out == "jax[cuda13]\n"
+    (tmp_path / "requirements.txt").write_text("jax\n")
+    monkeypatch.chdir(tmp_path)
+    state = "list cuda=13 torch="
+    command = ["install-file", "requirements.txt", "out/requirements.txt", "--state", state, "--frameworks"]
+    assert main([*command, "--cuda-version", "13"]) == 0
+    assert (tmp_path / "out/requirements.txt").read_text() == "jax[cuda13]\n"
+    assert (tmp_path / "out/requirements.txt.from").read_text() == state
