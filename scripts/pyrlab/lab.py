@@ -276,6 +276,9 @@ def docker_run_args(spec: LabSpec) -> list[str]:
 
 def start(spec: LabSpec, timeout: float = 120.0) -> str:
     """Start the lab and return the URL to open."""
+    # A bad setting is named before anything on the host (ports, images) is looked at.
+    if spec.auth not in ("token", "none"):
+        raise LabError(f"AUTH={spec.auth}: use AUTH=token (the default) or AUTH=none; `make password` sets a password")
     if shutil.which(spec.cli) is None:
         raise LabError(f"CONTAINER_CLI={spec.cli} is not on PATH: install Docker, or set CONTAINER_CLI")
     if subprocess.run([spec.cli, "image", "inspect", spec.image], capture_output=True, check=False).returncode != 0:
@@ -293,8 +296,6 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
     prepare_config_dir(spec.config)
     for publish in spec.publish:
         check_port_free(spec.bind, publish)
-    if spec.auth not in ("token", "none"):
-        raise LabError(f"AUTH={spec.auth}: use AUTH=token (the default) or AUTH=none; `make password` sets a password")
     password = spec.auth == "token" and spec.password_file.is_file()
     token = token_for(spec.token_file) if spec.auth == "token" and not password else ""
     for warning in warnings_for(spec):
