@@ -92,8 +92,10 @@ cuda_args = $(if $(filter $(CUDA_IMAGE),$(1)),--target $(if $(call flavour,$(1))
 base_image = $(if $(filter rootfs,$(BASE)),$(ROOTFS_IMAGE),python:$(PYTHONBASE))
 from_image = $(if $(filter BASE,$(call parent,$(1))),$(base_image),$(call ref,$(call parent,$(1))))
 # What an image is built from: its Dockerfile and every file that Dockerfile mounts or copies.
-inputs = $(1)/Dockerfile $(sort $(shell sed -n -e 's/.*source=\([^,]*\),.*/\1/p' \
-	-e 's/^COPY \(--[^ ]* \)*\([^ ]*\) .*/\2/p' $(1)/Dockerfile))
+# Every source of a multi-source COPY counts, not only the first.
+inputs = $(1)/Dockerfile $(sort $(shell awk '{ for (i = 1; i <= NF; i++) if (match($$i, /source=[^,]*/)) \
+	print substr($$i, RSTART + 7, RLENGTH - 7) } /^COPY / { for (i = 2; i < NF; i++) if ($$i !~ /^--/) print $$i }' \
+	$(1)/Dockerfile))
 # A stamp holds the id of the image it built; FORCE rebuilds when that image is gone or replaced.
 # One `docker image ls` per make run tells which names carry which ids.
 BUILD := .build
@@ -256,14 +258,16 @@ pylab: $(TOOLS) ## start JupyterLab with Python on $(BIND_ADDRESS):$(PYPORT); D-
 rlab: $(TOOLS) ## start JupyterLab with R and Python on $(BIND_ADDRESS):$(RPORT)
 	$(call lab_start,rlab,RPORT=$(RPORT):8888)
 
+# Paths and docker arguments reach the labs' commands through the environment, never through
+# shell quoting: a quote or a newline in NOTEBOOKS stays part of the path.
+export NOTEBOOKS DOCKER DOCKER_ARGS BIND_ADDRESS AUTH
 lab_start = $(PYRLAB) lab-start --cli '$(CONTAINER_CLI)' --lab $(1) --image $(call ref,$(1)) \
-	--bind '$(BIND_ADDRESS)' $(addprefix --publish ,$(2)) --notebooks '$(NOTEBOOKS)' --config '$(DOCKER)' \
-	--docker-args '$(DOCKER_ARGS)' --auth '$(AUTH)'
+	$(addprefix --publish ,$(2))
 lab_port = $(if $(filter pylab,$(1)),$(PYPORT),$(RPORT))
 
 .PHONY: password
 password: $(TOOLS) ## store a hashed password (argon2) in DOCKER; labs started afterwards ask for it instead of a token
-	$(PYRLAB) lab-password --cli '$(CONTAINER_CLI)' --config '$(DOCKER)' --image $(call ref,pyrlab-base)
+	$(PYRLAB) lab-password --cli '$(CONTAINER_CLI)' --image $(call ref,pyrlab-base)
 
 .PHONY: pylab-stop rlab-stop pylab-logs rlab-logs pylab-shell rlab-shell stop status
 pylab-stop rlab-stop: %-stop: $(TOOLS) ## stop and remove that lab's container
@@ -274,17 +278,18 @@ pylab-shell rlab-shell: %-shell: ## open a shell in that lab as the notebook use
 	$(CONTAINER_CLI) exec --interactive --tty --user jovyan --workdir /home/jovyan/work $*-$(call lab_port,$*) bash
 stop: pylab-stop rlab-stop ## stop both labs
 status: $(TOOLS) ## list the lab containers, with the URL of each running one
-	$(PYRLAB) lab-status --cli '$(CONTAINER_CLI)' --config '$(DOCKER)'
+	$(PYRLAB) lab-status --cli '$(CONTAINER_CLI)'
 
 ##@ Tests
-.PHONY: test test-unit test-images test-make test-proxies lint
-test: lint test-unit test-images test-make ## what CI runs: lint, unit tests, then each image's tests on real containers
+.PHONY: test test-unit test-images test-make test-security test-proxies lint
+test: lint test-unit test-images test-make test-security ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile and the isolation attacks
 
 lint: $(TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/ruff check scripts tests
 	$(TOOLS_VENV)/bin/ruff format --check scripts tests
 	$(TOOLS_VENV)/bin/mypy scripts/pyrlab tests/unit tests/images
 	$(TOOLS_VENV)/bin/mypy tests/make tests/proxies
+	$(TOOLS_VENV)/bin/mypy tests/security
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed: apt-get install shellcheck" >&2; exit 1; }
 	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/add-ca-certs proxies/serve .ci/run
 
@@ -298,6 +303,9 @@ $(addprefix test-,$(IMAGES)): test-%: build-% $(TOOLS)
 
 test-make: build $(TOOLS) ## the Makefile itself: a no-op rebuild, `make pylab` and `make rlab` end to end
 	$(TOOLS_PY) -m pytest tests/make
+
+test-security: build-pylab $(TOOLS) ## attacks on the isolation of the labs (root, tokens, tools, saves), each in real containers; creates host users, so run as root
+	$(TOOLS_PY) -m pytest tests/security
 
 test-proxies: $(TOOLS) ## builds through real caches on 127.0.0.1 (clears Docker's build cache mounts; CI runs it after test)
 	$(TOOLS_PY) -m pytest tests/proxies

@@ -3,6 +3,10 @@
 The server's own runtime file says where it listens (port, base_url, http or https), so a
 custom JUPYTER_PORT, base_url or a certificate need nothing here. Proxy variables are ignored:
 the request goes to this container's loopback.
+
+Docker runs the check as the container's user, root for `make pylab`: so it runs with the
+system's Python in isolated mode (`-I`: no PYTHON* variables, no user site, not the notebook
+user's virtual environment), and reads the user's runtime files without following links.
 """
 
 import glob
@@ -24,10 +28,16 @@ def main() -> int:
     if not servers:
         print("no Jupyter server is running", file=sys.stderr)
         return 1
-    with open(servers[-1], encoding="utf-8") as runtime:
-        server = json.load(runtime)
+    try:
+        descriptor = os.open(servers[-1], os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        with os.fdopen(descriptor, encoding="utf-8") as runtime:
+            server = json.loads(runtime.read(65536))
+        port = int(server["port"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        print(f"{servers[-1]}: {error}", file=sys.stderr)
+        return 1
     scheme = "https" if server.get("secure") else "http"
-    url = f"{scheme}://127.0.0.1:{server['port']}{server.get('base_url', '/')}api"
+    url = f"{scheme}://127.0.0.1:{port}{server.get('base_url', '/')}api"
     unverified = ssl.create_default_context()
     unverified.check_hostname = False
     unverified.verify_mode = ssl.CERT_NONE  # the server's own certificate may be self-signed

@@ -5,17 +5,43 @@
 # variables of jupyter/docker-stacks with the same meaning, and pyrlab's configuration folder.
 #
 # Started as root, it prepares the notebook user (NB_USER, NB_UID, NB_GID, NB_GROUP, CHOWN_HOME,
-# CHOWN_EXTRA, GRANT_SUDO), runs the root hooks, reads the token and env files while it still can,
-# then runs itself again as that user: nothing else runs as root, unless NB_UID=0 asks for it.
-# As the user it sets NB_UMASK, runs the user hooks and the image's rc script, and starts.
+# CHOWN_EXTRA, GRANT_SUDO), runs the root hooks, reads the token and password files, then runs
+# itself again as that user: nothing else runs as root, unless NB_UID=0 asks for it. The root
+# stage reads nothing the notebook user can write (that would make the user's code root's), and
+# is safe to repeat (`docker restart`, a spawner reusing a stopped container).
+# As the user it loads the env file, sets NB_UMASK, runs the user hooks and the rc script, and starts.
 set -euo pipefail
 
+# As root, nothing inherited decides which code runs: a fixed search path of root-owned folders
+# (not the notebook user's virtual environment), and no loader or shell start-up variables. Those
+# of the container's own environment are handed to the user stage as they were.
+if ((EUID == 0)) && [[ ${PYRLAB_STAGE:-} != user ]]; then
+    user_environment=("PATH=$PATH")
+    for name in "${!LD_@}" BASH_ENV ENV; do
+        if [[ -v $name ]]; then
+            user_environment+=("$name=${!name}")
+            unset "$name"
+        fi
+    done
+    PATH=/usr/sbin:/usr/bin:/sbin:/bin
+    export PATH
+    hash -r
+fi
+
 log() { echo "pyrlab: $*" >&2; }
+die() {
+    log "error: $*"
+    exit 1
+}
 # docker-stacks' switches take yes (or 1).
 is_yes() { [[ ${1:-} == yes || ${1:-} == 1 ]]; }
 
 CONFIG=${PYRLAB_CONFIG:-/home/jovyan/.pyrlab}
 IMAGE_HOME=/home/jovyan
+# Fixed at the start, before any file of the user is read: what the env file or rc script sets
+# later does not switch authentication off.
+AUTH=${PYRLAB_AUTH:-}
+unset PYRLAB_AUTH
 
 # Hook folders: *.sh files are sourced, other executable files run, in name order.
 run_hooks() {
@@ -36,23 +62,118 @@ run_hooks() {
     done
 }
 
-# KEY=VALUE lines (# comments) exported as they are, never evaluated and never printed.
+# KEY=VALUE lines (# comments) exported as they are, never evaluated and never printed. Read as
+# the notebook user only. Keys of Jupyter's and pyrlab's own settings are refused: the env file
+# must not switch authentication off or point Jupyter elsewhere.
 load_env_file() {
-    local file=$1 line
+    local file=$1 line number=0 key value
     [[ -r $file ]] || return 0
     while IFS= read -r line || [[ -n $line ]]; do
+        number=$((number + 1))
         [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
         if [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then
-            export "${BASH_REMATCH[2]}=${BASH_REMATCH[3]}"
+            key=${BASH_REMATCH[2]} value=${BASH_REMATCH[3]}
+            if [[ $key == PYRLAB_* || $key == JUPYTER_* || $key == JUPYTERHUB_* ]]; then
+                log "$file:$number: $key is refused here: Jupyter's and pyrlab's settings come from make (AUTH, DOCKER_ARGS), not the env file"
+                continue
+            fi
+            export "$key=$value"
         else
-            log "ignoring a line of $file that is not KEY=VALUE"
+            log "$file:$number: ignored, not KEY=VALUE"
         fi
     done <"$file"
     log "loaded the variables of $file"
 }
 
+# Prints a file that root may trust: a regular file, not a symbolic link, owned by root or by the
+# owner of its folder, and neither it nor its folder writable by anyone else. Opened once; the
+# checks are made on what was opened, so a link swapped in between is caught too.
+read_trusted_file() {
+    local file=$1 folder fd opened owner mode folder_owner folder_mode
+    [[ ! -L $file ]] || die "$file is a symbolic link: give the file itself"
+    folder=$(readlink -f -- "$(dirname -- "$file")")
+    exec {fd}<"$file" || die "cannot read $file"
+    opened=$(readlink "/proc/self/fd/$fd")
+    [[ $opened == "$folder/$(basename -- "$file")" ]] || die "$file changed while it was read"
+    read -r owner mode < <(stat -L -c '%u %a' "/proc/self/fd/$fd")
+    read -r folder_owner folder_mode < <(stat -c '%u %a' "$folder")
+    [[ -f /proc/self/fd/$fd ]] || die "$file is not a regular file"
+    if [[ $owner != 0 && $owner != "$folder_owner" ]]; then
+        die "$file belongs to uid $owner, not to the owner of $folder: chown it to yourself"
+    fi
+    if ((8#$mode & 8#022 || 8#$folder_mode & 8#022)); then
+        die "$file or its folder can be written by others: chmod go-w both"
+    fi
+    cat <&"$fd"
+    exec {fd}<&-
+}
+
+# A JSON string of a token or hash (no control characters in them).
+json_string() {
+    local text=$1
+    [[ $text != *[[:cntrl:]]* ]] || die "a token or password hash has a control character"
+    text=${text//\\/\\\\}
+    printf '"%s"' "${text//\"/\\\"}"
+}
+
+# Jupyter's secrets (the token, a hashed password from `make password`) go into a config file that
+# only the notebook user reads, found through JUPYTER_CONFIG_PATH: never in the environment that
+# the kernels inherit, never on a command line.
+write_secret_config() {
+    local folder=$1 token=$2 hashed_password=$3 settings=()
+    if [[ -n $token ]]; then
+        settings+=("\"IdentityProvider\": {\"token\": $(json_string "$token")}")
+    fi
+    if [[ -n $hashed_password ]]; then
+        settings+=("\"PasswordIdentityProvider\": {\"hashed_password\": $(json_string "$hashed_password")}")
+        log "password login ($CONFIG/jupyter_password)"
+    fi
+    ((${#settings[@]})) || return 0
+    local IFS=,
+    (umask 077 && printf '{%s}\n' "${settings[*]}" >"$folder/jupyter_server_config.json")
+    export JUPYTER_CONFIG_PATH=$folder${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}
+}
+
+# Prints the token of JUPYTER_TOKEN, or of JUPYTER_TOKEN_FILE read with READER (as root:
+# read_trusted_file). The caller unsets both variables.
+print_token() {
+    local reader=$1 token=${JUPYTER_TOKEN:-}
+    if [[ -z $token && -n ${JUPYTER_TOKEN_FILE:-} ]]; then
+        token=$("$reader" "$JUPYTER_TOKEN_FILE")
+        [[ -n $token ]] || die "JUPYTER_TOKEN_FILE=$JUPYTER_TOKEN_FILE is empty"
+    fi
+    printf '%s' "$token"
+}
+
+# The identity files as the image made them, kept at the first start and put back at every
+# later one, so that a second start (a renamed user, other ids) begins from the same state.
+restore_identity_files() {
+    local saved=/var/lib/pyrlab/identity file
+    if [[ -d $saved ]]; then
+        for file in passwd group shadow gshadow; do cp -p "$saved/$file" "/etc/$file"; done
+    else
+        # Copied whole, then renamed: a start stopped halfway leaves no partial copy.
+        rm -rf "$saved.new"
+        mkdir -p "$(dirname "$saved")"
+        mkdir -m 0700 "$saved.new"
+        for file in passwd group shadow gshadow; do cp -p "/etc/$file" "$saved.new/$file"; done
+        mv "$saved.new" "$saved"
+    fi
+    rm -f /etc/sudoers.d/pyrlab-grant-sudo
+}
+
+# chown that never follows a symbolic link, whatever the options (-h for the named path itself,
+# -P for everything below it with -R; the last option wins).
+chown_no_links() {
+    local options=$1 owner=$2
+    shift 2
+    # shellcheck disable=SC2086 # the options are words
+    chown $options -h -P "$owner" -- "$@"
+}
+
 as_root() {
     local user=${NB_USER:-jovyan} uid gid
+    restore_identity_files
     uid=${NB_UID:-$(id -u jovyan)}
     gid=${NB_GID:-$(id -g jovyan)}
     if [[ $uid == 0 ]]; then log "NB_UID=0: the notebook user is root"; fi
@@ -84,50 +205,45 @@ as_root() {
 
     if is_yes "${CHOWN_HOME:-}"; then
         log "CHOWN_HOME: $home to $uid:$gid ${CHOWN_HOME_OPTS:-}"
-        # shellcheck disable=SC2086 # the options are words
-        chown ${CHOWN_HOME_OPTS:-} "$uid:$gid" "$IMAGE_HOME"
+        chown_no_links "${CHOWN_HOME_OPTS:-}" "$uid:$gid" "$IMAGE_HOME"
     fi
     if [[ -n ${CHOWN_EXTRA:-} ]]; then
         local extra
         IFS=, read -r -a extra <<<"$CHOWN_EXTRA"
         log "CHOWN_EXTRA: ${extra[*]} to $uid:$gid ${CHOWN_EXTRA_OPTS:-}"
-        # shellcheck disable=SC2086 # the options are words
-        chown ${CHOWN_EXTRA_OPTS:-} "$uid:$gid" "${extra[@]}"
+        chown_no_links "${CHOWN_EXTRA_OPTS:-}" "$uid:$gid" "${extra[@]}"
     fi
+    local drop=(--no-new-privs)
     if is_yes "${GRANT_SUDO:-}"; then
         log "GRANT_SUDO: $user may use sudo without a password"
         echo "$user ALL=(ALL) NOPASSWD:ALL" >/etc/sudoers.d/pyrlab-grant-sudo
         chmod 0440 /etc/sudoers.d/pyrlab-grant-sudo
+        drop=()
     fi
 
     run_hooks /usr/local/bin/start-notebook.d
 
-    # Files that may be readable by root only (the host user's 0600 files): read them here.
-    if [[ -n ${JUPYTER_TOKEN_FILE:-} && -z ${JUPYTER_TOKEN:-} ]]; then
-        JUPYTER_TOKEN=$(<"$JUPYTER_TOKEN_FILE")
-        export JUPYTER_TOKEN
-        unset JUPYTER_TOKEN_FILE
+    # Secrets that may be readable by root only (the host user's 0600 files) are read here, into
+    # a folder that root owns (the user cannot put a link there) and a file the user reads.
+    local secrets=/run/pyrlab token password=""
+    rm -rf "$secrets"
+    mkdir -m 0755 "$secrets"
+    token=$(print_token read_trusted_file)
+    unset JUPYTER_TOKEN JUPYTER_TOKEN_FILE
+    if [[ ${PYRLAB_DEFAULT_COMMAND:-} == yes && -e $CONFIG/jupyter_password ]]; then
+        password=$(read_trusted_file "$CONFIG/jupyter_password")
     fi
-    load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"
-    if [[ ${PYRLAB_DEFAULT_COMMAND:-} == yes && -r $CONFIG/jupyter_password ]]; then
-        password_config "$IMAGE_HOME"
-        chown -R "$uid:$gid" "$IMAGE_HOME/.jupyter"
-    fi
+    write_secret_config "$secrets" "$token" "$password"
+    if [[ -e $secrets/jupyter_server_config.json ]]; then chown "$uid:$gid" "$secrets/jupyter_server_config.json"; fi
 
-    export HOME=$home USER=$user LOGNAME=$user NB_USER=$user
-    exec setpriv --reuid="$uid" --regid="$gid" --init-groups -- /usr/local/bin/start.sh "$@"
+    export HOME=$home USER=$user LOGNAME=$user NB_USER=$user PYRLAB_SECRETS_DONE=yes
+    if [[ -n $AUTH ]]; then export PYRLAB_AUTH=$AUTH; fi
+    exec /usr/bin/setpriv --reuid="$uid" --regid="$gid" --init-groups "${drop[@]}" -- \
+        /usr/bin/env "${user_environment[@]}" /usr/local/bin/start.sh "$@"
 }
 
-# A hashed password from `make password` becomes the user's Jupyter setting, asked for instead
-# of a token. Written into the home (0600), never passed in the environment the kernels inherit.
-password_config() {
-    local home=$1 file=$CONFIG/jupyter_password
-    [[ -r $file ]] || return 0
-    mkdir -p "$home/.jupyter"
-    (umask 077 && printf '{"PasswordIdentityProvider": {"hashed_password": "%s"}}\n' "$(<"$file")" \
-        >"$home/.jupyter/jupyter_server_config.json")
-    log "password login ($file)"
-}
+# Reads a file as the notebook user (no root stage ran): its own files.
+read_own_file() { cat -- "$1"; }
 
 # HTTPS: a certificate and key mounted in the configuration folder (ssl/cert.pem, ssl/key.pem),
 # or with GEN_CERT=yes a self-signed one made at the first start.
@@ -147,10 +263,8 @@ https_arguments() {
     echo "--ServerApp.certfile=$cert --ServerApp.keyfile=$key"
 }
 
-# $1: "user" when the root stage ran before (it has read the env and password files then).
 as_user() {
-    local after_root=$1 default_command=${PYRLAB_DEFAULT_COMMAND:-}
-    shift
+    local default_command=${PYRLAB_DEFAULT_COMMAND:-}
     unset PYRLAB_DEFAULT_COMMAND
     if ! getent passwd "$(id -u)" >/dev/null; then
         # An arbitrary uid with no passwd entry (docker run --user 12345): a home it can write.
@@ -161,8 +275,21 @@ as_user() {
             log "uid $(id -u) has no passwd entry: HOME=$HOME"
         fi
     fi
+    if [[ ${PYRLAB_SECRETS_DONE:-} == yes ]]; then
+        unset PYRLAB_SECRETS_DONE
+    else
+        # No root stage: the token and password go into a private folder of this user.
+        local secrets token password=""
+        secrets=$(mktemp -d "${TMPDIR:-/tmp}/pyrlab-XXXXXXXX")
+        token=$(print_token read_own_file)
+        unset JUPYTER_TOKEN JUPYTER_TOKEN_FILE
+        if [[ $default_command == yes && -r $CONFIG/jupyter_password ]]; then
+            password=$(<"$CONFIG/jupyter_password")
+        fi
+        write_secret_config "$secrets" "$token" "$password"
+    fi
     if [[ -n ${NB_UMASK:-} ]]; then umask "$NB_UMASK"; fi
-    if [[ $after_root != user ]]; then load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"; fi
+    load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"
 
     run_hooks /usr/local/bin/before-notebook.d
     local rc=$CONFIG/${PYRLAB_IMAGE:-pyrlab}.sh
@@ -180,11 +307,10 @@ as_user() {
         local https
         read -r -a https <<<"$(https_arguments)"
         set -- "$@" "${https[@]}"
-        if [[ ${PYRLAB_AUTH:-} == none ]]; then
+        if [[ $AUTH == none ]]; then
             log "WARNING: PYRLAB_AUTH=none: Jupyter asks for no token or password"
             set -- "$@" --IdentityProvider.token= --PasswordIdentityProvider.hashed_password=
         fi
-        if [[ $after_root != user ]]; then password_config "$HOME"; fi
     fi
     if is_yes "${RESTARTABLE:-}"; then
         # The server runs as a child, restarted whenever it exits; SIGTERM stops both.
@@ -213,10 +339,9 @@ if (($# == 0)); then
     export PYRLAB_DEFAULT_COMMAND=yes
 fi
 
-if [[ $(id -u) == 0 && ${PYRLAB_STAGE:-} != user ]]; then
+if ((EUID == 0)) && [[ ${PYRLAB_STAGE:-} != user ]]; then
     export PYRLAB_STAGE=user
     as_root "$@"
 fi
-after_root=${PYRLAB_STAGE:-}
 unset PYRLAB_STAGE
-as_user "$after_root" "$@"
+as_user "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import os
 import shlex
 import sys
 from pathlib import Path
@@ -79,14 +80,20 @@ def snapshot(args: argparse.Namespace) -> int:
     return 0
 
 
+def required_setting(value: str | None, variable: str) -> str:
+    if not value:
+        raise lab.LabError(f"{variable} is not set: give it on the command line, e.g. `make pylab {variable}=...`")
+    return value
+
+
 def lab_start(args: argparse.Namespace) -> int:
     spec = lab.LabSpec(
         lab=args.lab,
         image=args.image,
         bind=args.bind,
         publish=[lab.Publish.parse(text) for text in args.publish],
-        notebooks=Path(args.notebooks).expanduser().absolute(),
-        config=Path(args.config).expanduser().absolute(),
+        notebooks=Path(required_setting(args.notebooks, "NOTEBOOKS")).expanduser().absolute(),
+        config=Path(required_setting(args.config, "DOCKER")).expanduser().absolute(),
         cli=args.cli,
         docker_args=shlex.split(args.docker_args),
         auth=args.auth,
@@ -106,7 +113,8 @@ def lab_password(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     if not password:
         raise lab.LabError("the password is empty; nothing was changed")
-    path = lab.store_password(Path(args.config).expanduser(), lab.hash_password(args.cli, args.image, password))
+    config = Path(required_setting(args.config, "DOCKER")).expanduser()
+    path = lab.store_password(config, lab.hash_password(args.cli, args.image, password))
     print(f"stored a hashed password in {path}: labs started from now on ask for it instead of a token")
     return 0
 
@@ -118,7 +126,7 @@ def lab_stop(args: argparse.Namespace) -> int:
 
 
 def lab_status(args: argparse.Namespace) -> int:
-    lines = lab.status(args.cli, Path(args.config).expanduser())
+    lines = lab.status(args.cli, Path(required_setting(args.config, "DOCKER")).expanduser())
     print("\n".join(lines) if lines else "no lab is running")
     return 0
 
@@ -208,7 +216,9 @@ def parser() -> argparse.ArgumentParser:
     for name, run in (("start", lab_start), ("stop", lab_stop), ("status", lab_status)):
         command = commands.add_parser(f"lab-{name}", help=f"{name} a lab container")
         command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
-        command.add_argument("--config", required=name != "stop", help="configuration directory (DOCKER)")
+        # Paths and docker arguments come through the environment, which make exports: no shell
+        # quoting stands between a path (with a quote, a colon, a newline) and this program.
+        command.add_argument("--config", default=os.environ.get("DOCKER"), help="configuration directory (DOCKER)")
         if name != "status":
             command.add_argument("--lab", required=True, help="pylab or rlab")
         command.set_defaults(run=run)
@@ -216,15 +226,21 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--port", type=int, required=True, help="the lab's Jupyter port on the host")
         if name == "start":
             command.add_argument("--image", required=True)
-            command.add_argument("--bind", default="127.0.0.1", help="host address for published ports")
+            command.add_argument(
+                "--bind", default=os.environ.get("BIND_ADDRESS", "127.0.0.1"), help="host address of published ports"
+            )
             command.add_argument("--publish", action="append", default=[], help="VARIABLE=HOST:CONTAINER")
-            command.add_argument("--notebooks", required=True, help="folder mounted as the work directory")
-            command.add_argument("--docker-args", default="", help="more `docker run` arguments")
-            command.add_argument("--auth", default="token", help="token (default) or none")
+            command.add_argument(
+                "--notebooks", default=os.environ.get("NOTEBOOKS"), help="folder mounted as the work directory"
+            )
+            command.add_argument(
+                "--docker-args", default=os.environ.get("DOCKER_ARGS", ""), help="more `docker run` arguments"
+            )
+            command.add_argument("--auth", default=os.environ.get("AUTH", "token"), help="token (default) or none")
 
     command = commands.add_parser("lab-password", help="store a hashed Jupyter password for the labs")
     command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
-    command.add_argument("--config", required=True, help="configuration directory (DOCKER)")
+    command.add_argument("--config", default=os.environ.get("DOCKER"), help="configuration directory (DOCKER)")
     command.add_argument("--image", required=True, help="an image with jupyter_server, to hash with")
     command.set_defaults(run=lab_password)
     return top

@@ -5,14 +5,19 @@ Standard library only, so it runs with the host's python3 before any tool is ins
 
 from __future__ import annotations
 
+import csv
 import errno
+import io
+import ipaddress
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
 import socket
 import ssl
+import stat
 import subprocess
 import sys
 import time
@@ -26,6 +31,9 @@ WORK_DIR = f"{HOME}/work"
 CONFIG_DIR = f"{HOME}/.pyrlab"
 JUPYTER_PORT = 8888
 LABEL = "pyrlab.lab"
+# What the root stage of start.sh needs (re-own the home, switch to the user): every other
+# capability is dropped, and no process may gain privileges (setuid files) unless GRANT_SUDO asks.
+ROOT_STAGE_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID")
 
 
 class LabError(Exception):
@@ -90,6 +98,21 @@ class LabSpec:
         """Where this host reaches the published port."""
         return "127.0.0.1" if self.bind in ("0.0.0.0", "") else self.bind  # noqa: S104 - a comparison
 
+    @property
+    def grants_sudo(self) -> bool:
+        """GRANT_SUDO=yes among DOCKER_ARGS: the user asked for root, so privileges are not dropped."""
+        return any(re.fullmatch(r"GRANT_SUDO=(yes|1)", arg) for arg in self.docker_args)
+
+
+def is_loopback(bind: str) -> bool:
+    """Only this machine reaches the address (localhost, 127.x, ::1)."""
+    if bind == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(bind).is_loopback
+    except ValueError:
+        return False
+
 
 # What the configuration folder (DOCKER) holds for the labs, written here once.
 def token_file(config: Path, lab: str) -> Path:
@@ -108,10 +131,51 @@ def scheme_for(config: Path) -> str:
 
 
 def write_private(path: Path, text: str) -> None:
-    """Write a file that only its owner can read, from its first byte on."""
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(text + "\n")
+    """Write a file that only its owner can read, from its first byte on.
+
+    Written beside it and renamed over it: a full disk or a crash leaves the old file (or none),
+    never an empty or partial one.
+    """
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(text + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise LabError(f"cannot write {path}: {error.strerror}; free space or fix DOCKER={path.parent}") from error
+
+
+def read_private(path: Path) -> str:
+    """Read a file of the configuration folder that must be yours alone: not a link, owned by you,
+    writable by nobody else. Anything else could be another user's plant (a known token)."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise LabError(f"{path} is a symbolic link: replace it with the file itself") from None
+        raise LabError(f"cannot read {path}: {error.strerror}") from error
+    with os.fdopen(descriptor, encoding="utf-8", errors="replace") as handle:
+        check_private(path, os.fstat(handle.fileno()))
+        return handle.read()
+
+
+def check_private(path: Path, status: os.stat_result) -> None:
+    """The configuration folder and what is read from it belong to you and nobody else writes them."""
+    if status.st_uid != os.geteuid():
+        raise LabError(
+            f"{path} belongs to uid {status.st_uid}, not to you (uid {os.geteuid()}): another user may have "
+            f"put it there. Check it, then `chown {os.geteuid()} {shlex.quote(str(path))}`, or set DOCKER to "
+            "a folder of your own"
+        )
+    if status.st_mode & 0o022:
+        raise LabError(
+            f"{path} can be written by others (mode {stat.filemode(status.st_mode)}): "
+            f"`chmod go-w {shlex.quote(str(path))}`"
+        )
 
 
 def container_name(lab: str, port: int) -> str:
@@ -180,8 +244,8 @@ def warnings_for(spec: LabSpec) -> list[str]:
 
 def token_for(path: Path) -> str:
     """The lab's token, created on first use in a file only its owner can read."""
-    if path.exists():
-        token = path.read_text(encoding="ascii").strip()
+    if os.path.lexists(path):
+        token = read_private(path).strip()
         if token:
             return token
     token = secrets.token_hex(24)
@@ -189,17 +253,29 @@ def token_for(path: Path) -> str:
     return token
 
 
-def prepare_config_dir(config: Path) -> None:
-    """The configuration directory (DOCKER) is created private; it must be writable."""
-    if not config.exists():
-        config.mkdir(mode=0o700, parents=True)
-    if not config.is_dir():
+def prepare_config_dir(config: Path, lab: str = "") -> None:
+    """The configuration directory (DOCKER) is created private; it and the files the lab reads from it
+    must be yours and writable by nobody else, or another user could plant a token or a script."""
+    if not os.path.lexists(config):
+        try:
+            config.mkdir(mode=0o700, parents=True)
+        except OSError as error:
+            raise LabError(
+                f"cannot create DOCKER={config}: {error.strerror}; create it yourself or set DOCKER to a folder "
+                "you can write"
+            ) from error
+    if config.is_symlink() or not config.is_dir():
         raise LabError(f"DOCKER={config} is not a directory: set DOCKER to a directory for pyrlab's configuration")
+    check_private(config, config.stat())
     if not os.access(config, os.W_OK | os.X_OK):
-        raise LabError(
-            f"DOCKER={config} is not writable by you: "
-            f"`sudo chown -R $(id -u):$(id -g) {config}` or set DOCKER elsewhere"
-        )
+        raise LabError(f"DOCKER={config} is not writable by you: `chmod u+rwx {shlex.quote(str(config))}`")
+    names = [password_file(config).name, "userlab.sh", "ssl", "ssl/cert.pem", "ssl/key.pem"]
+    names += [token_file(config, lab).name, f"{lab}.env", f"{lab}.sh"] if lab else []
+    for name in names:
+        if os.path.lexists(config / name):
+            if (config / name).is_symlink():
+                raise LabError(f"{config / name} is a symbolic link: replace it with the file itself")
+            check_private(config / name, (config / name).stat())
 
 
 def wait_until_ready(spec: LabSpec, token: str, timeout: float) -> str:
@@ -253,6 +329,39 @@ def notebook_ids(notebooks: Path) -> tuple[int, int]:
     return owner.st_uid, owner.st_gid
 
 
+def check_mountable(source: Path, variable: str) -> None:
+    """Docker's --mount reads one line: a path with a line break cannot be mounted."""
+    if "\n" in str(source) or "\r" in str(source):
+        raise LabError(
+            f"{variable} has a line break in its path ({str(source)!r}), which Docker cannot mount: "
+            f"rename the folder, or set {variable} to another one"
+        )
+
+
+def bind_mount(source: Path, target: str) -> str:
+    """A --mount value: CSV, so that a path with a quote, a colon or a comma stays one path."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="").writerow(["type=bind", f"source={source}", f"target={target}"])
+    return line.getvalue()
+
+
+def check_notebooks_writable(notebooks: Path) -> None:
+    """The notebook user (your ids, or the folder's owner's when run as root) must write NOTEBOOKS."""
+    uid, gid = notebook_ids(notebooks)
+    status = notebooks.stat()
+    if uid == status.st_uid:
+        writable = bool(status.st_mode & stat.S_IWUSR)
+    elif gid == status.st_gid:
+        writable = bool(status.st_mode & stat.S_IWGRP)
+    else:
+        writable = bool(status.st_mode & stat.S_IWOTH)
+    if not (writable and status.st_mode & stat.S_IXUSR) and uid != 0:
+        raise LabError(
+            f"NOTEBOOKS={notebooks} is not writable by the notebook user (uid {uid}): nothing could be saved. "
+            f"`chmod u+rwx {shlex.quote(str(notebooks))}` or point NOTEBOOKS at a folder of yours"
+        )
+
+
 def docker_run_args(spec: LabSpec) -> list[str]:
     """The `docker run` arguments: loopback ports, the notebook user's ids, the two mounts."""
     uid, gid = notebook_ids(spec.notebooks)
@@ -262,9 +371,14 @@ def docker_run_args(spec: LabSpec) -> list[str]:
         # script then drops to that user before anything else runs.
         "--user", "root",
         "--env", f"NB_UID={uid}", "--env", f"NB_GID={gid}",
-        "--volume", f"{spec.notebooks}:{WORK_DIR}", "--volume", f"{spec.config}:{CONFIG_DIR}",
+        "--mount", bind_mount(spec.notebooks, WORK_DIR), "--mount", bind_mount(spec.config, CONFIG_DIR),
         "--workdir", WORK_DIR,
     ]  # fmt: skip
+    if not spec.grants_sudo:
+        args += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+        args += [arg for capability in ROOT_STAGE_CAPABILITIES for arg in ("--cap-add", capability)]
+    if not is_loopback(spec.bind):
+        args += ["--env", "PYRLAB_ALLOW_REMOTE_ACCESS=yes"]  # other machines' names in the Host header
     if spec.auth == "none":
         args += ["--env", "PYRLAB_AUTH=none"]
     elif not spec.password_file.is_file():
@@ -279,6 +393,8 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
     # A bad setting is named before anything on the host (ports, images) is looked at.
     if spec.auth not in ("token", "none"):
         raise LabError(f"AUTH={spec.auth}: use AUTH=token (the default) or AUTH=none; `make password` sets a password")
+    check_mountable(spec.notebooks, "NOTEBOOKS")
+    check_mountable(spec.config, "DOCKER")
     if shutil.which(spec.cli) is None:
         raise LabError(f"CONTAINER_CLI={spec.cli} is not on PATH: install Docker, or set CONTAINER_CLI")
     if subprocess.run([spec.cli, "image", "inspect", spec.image], capture_output=True, check=False).returncode != 0:
@@ -293,7 +409,8 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
             f"NOTEBOOKS={spec.notebooks} does not exist: create it (`mkdir -p {spec.notebooks}`) "
             f"or point NOTEBOOKS at your notebooks"
         )
-    prepare_config_dir(spec.config)
+    check_notebooks_writable(spec.notebooks)
+    prepare_config_dir(spec.config, spec.lab)
     for publish in spec.publish:
         check_port_free(spec.bind, publish)
     password = spec.auth == "token" and spec.password_file.is_file()
@@ -308,8 +425,33 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
         )
     run_cli(spec.cli, *docker_run_args(spec))
     scheme = wait_until_ready(spec, token, timeout)
+    if spec.auth != "none":
+        refuse_open_lab(spec, scheme)
     url = f"{scheme}://{spec.url_host}:{spec.jupyter.host_port}/lab"
     return f"{url}?token={token}" if token else url
+
+
+def refuse_open_lab(spec: LabSpec, scheme: str) -> None:
+    """Jupyter must refuse a request without credentials; if something in DOCKER (an rc script, a
+    config) switched that off, the lab is stopped before its URL is printed."""
+    url = f"{scheme}://{spec.url_host}:{spec.jupyter.host_port}/api/status"
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE  # the lab's own certificate, perhaps self-signed
+    try:
+        with urllib.request.urlopen(url, timeout=5, context=unverified) as response:  # noqa: S310 - the lab
+            answered = response.status
+    except urllib.error.HTTPError as error:
+        answered = error.code
+    except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError) as error:
+        raise LabError(f"{url} did not answer after the lab started ({error}): see `make {spec.lab}-logs`") from error
+    if answered != 403:
+        stop(spec.cli, spec.name)
+        raise LabError(
+            f"{spec.name} answered {url} without a token or password (HTTP {answered}), so it was stopped. "
+            f"Something in DOCKER={spec.config} ({spec.lab}.sh, a Jupyter config) switched authentication off: "
+            "remove it. To run without authentication on purpose, use AUTH=none"
+        )
 
 
 def hash_password(cli: str, image: str, password: str) -> str:
@@ -344,7 +486,7 @@ def url_to_open(config: Path, lab: str, port: str) -> str:
     if password_file(config).is_file():
         return f"{base} (log in with the password of `make password`)"
     token = token_file(config, lab)
-    return f"{base}?token={token.read_text(encoding='ascii').strip()}" if token.is_file() else base
+    return f"{base}?token={read_private(token).strip()}" if os.path.lexists(token) else base
 
 
 def status(cli: str, config: Path) -> list[str]:

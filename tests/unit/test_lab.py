@@ -158,3 +158,56 @@ def test_url_to_open_follows_the_configuration_folder(tmp_path: Path) -> None:
     assert lab.url_to_open(tmp_path, "rlab", "9999") == "https://127.0.0.1:9999/lab?token=abc"
     (tmp_path / "jupyter_password").write_text("argon2:...")
     assert lab.url_to_open(tmp_path, "rlab", "9999").startswith("https://127.0.0.1:9999/lab (log in with the password")
+
+
+def test_bind_mount_keeps_quotes_colons_and_commas_in_one_path() -> None:
+    value = lab.bind_mount(Path("/home/a/it's: a, test"), "/home/jovyan/work")
+    assert value == """type=bind,"source=/home/a/it's: a, test",target=/home/jovyan/work"""
+
+
+def test_line_break_in_a_path_names_the_variable() -> None:
+    with pytest.raises(lab.LabError, match="NOTEBOOKS has a line break"):
+        lab.check_mountable(Path("/home/a/line\nbreak"), "NOTEBOOKS")
+
+
+@pytest.mark.parametrize(("bind", "loopback"), [("127.0.0.1", True), ("::1", True), ("localhost", True),
+                                                ("0.0.0.0", False), ("192.0.2.7", False), ("", False)])  # fmt: skip
+def test_loopback_binds(bind: str, loopback: bool) -> None:
+    assert lab.is_loopback(bind) is loopback
+
+
+def test_remote_bind_lifts_the_host_check_and_privileges_are_dropped(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    remote = lab.docker_run_args(spec(tmp_path, bind="0.0.0.0"))
+    local = lab.docker_run_args(spec(tmp_path))
+    assert "PYRLAB_ALLOW_REMOTE_ACCESS=yes" in remote
+    assert "PYRLAB_ALLOW_REMOTE_ACCESS=yes" not in local
+    assert local[local.index("--cap-drop") + 1] == "ALL"
+    assert "no-new-privileges" in local
+
+
+def test_grant_sudo_keeps_the_privileges_sudo_needs(tmp_path: Path) -> None:
+    (tmp_path / "notebooks").mkdir()
+    args = lab.docker_run_args(spec(tmp_path, docker_args=["--env", "GRANT_SUDO=yes"]))
+    assert "--cap-drop" not in args
+    assert "no-new-privileges" not in args
+
+
+def test_private_files_refuse_links_and_other_writers(tmp_path: Path) -> None:
+    (tmp_path / "token").write_text("abc\n")
+    (tmp_path / "token").chmod(0o600)
+    assert lab.read_private(tmp_path / "token") == "abc\n"
+    (tmp_path / "link").symlink_to(tmp_path / "token")
+    with pytest.raises(lab.LabError, match="is a symbolic link"):
+        lab.read_private(tmp_path / "link")
+    (tmp_path / "token").chmod(0o620)
+    with pytest.raises(lab.LabError, match="chmod go-w"):
+        lab.read_private(tmp_path / "token")
+
+
+def test_token_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
+    token = tmp_path / "pylab.token"
+    lab.write_private(token, "first")
+    assert token.read_text() == "first\n"
+    assert stat.S_IMODE(token.stat().st_mode) == 0o600
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["pylab.token"]
