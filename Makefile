@@ -63,6 +63,8 @@ APTPROXY ?=
 PIPPROXY ?=
 ## CA bundle (PEM) of a TLS-intercepting proxy, added to every image's trust store
 CA_CERTS ?=
+## yes: the CA_CERTS bundle stays in the images' trust store (for installs at run time); no: trusted by the build steps only, absent from every image
+CA_CERTS_KEEP ?= yes
 ## Network of build steps: host when a proxy is set, so that a proxy on 127.0.0.1 answers
 BUILD_NETWORK ?= $(if $(APTPROXY)$(PIPPROXY),host,default)
 ## Folder of the data of `make proxies` (apt-cacher-ng's packages, devpi's PyPI mirror), kept between runs
@@ -75,6 +77,8 @@ DEVPI_PORT ?= 3141
 PROXIES_OFFLINE ?= no
 ## Folder of the image manifests (<image>.json and <image>.md) that `make build` and `make manifest` write
 MANIFESTS ?= manifests
+## yes: accept direct references (`name @ https://...`, `@ git+...`, `@ file://...`) in the Python lists; a lock cannot hash-check what such a URL points at
+ALLOW_DIRECT_URLS ?= no
 ## Python environment of the test and check tools
 TOOLS_VENV ?= .venv
 
@@ -122,7 +126,7 @@ $(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id
 # to their CUDA or CPU builds here (pyrlab.frameworks), so that the image's layers depend only on
 # what is installed. The .from file records the state the file was written for: deleting a lock,
 # or another CUDA_INSTALL, CUDA_VERSION or TORCH_CPU_INDEX, writes it anew.
-INSTALLED_LISTS := pyrlab-base/jupyter.txt base_debs.txt requirements.txt requirements-gpu.txt r_debs.txt r_packages.txt
+INSTALLED_LISTS := pyrlab-base/bootstrap.txt pyrlab-base/jupyter.txt proxies/devpi.txt base_debs.txt requirements.txt requirements-gpu.txt r_debs.txt r_packages.txt
 lock_of = $(patsubst %.txt,%.lock,$(1))
 frameworks_cuda = $(if $(filter requirements-gpu.txt,$(1)),$(CUDA_VERSION),$(if $(call flavour,$(CUDA_IMAGE)),$(CUDA_VERSION)))
 frameworks = $(if $(filter requirements.txt requirements-gpu.txt,$(1)),cuda=$(call frameworks_cuda,$(1)) torch=$(TORCH_CPU_INDEX))
@@ -164,7 +168,8 @@ $(BUILD)/$(1).id: $(call inputs,$(1)) $(call parent_stamp,$(1)) $(call stale,$(1
 endef
 comma := ,
 # CA_CERTS as a build secret, and its checksum so that a new bundle rebuilds the layer adding it.
-ca_args = $(if $(CA_CERTS),--secret id=ca_certs$(comma)src=$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$(sha256sum < $(CA_CERTS) | cut -c1-64))
+ca_args = $(if $(CA_CERTS),--secret id=ca_certs$(comma)src=$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$(sha256sum < $(CA_CERTS) | cut -c1-64) \
+	--build-arg CA_CERTS_KEEP=$(CA_CERTS_KEEP))
 $(foreach image,$(IMAGES),$(eval $(call image_rule,$(image))))
 
 .PHONY: rootfs
@@ -196,6 +201,7 @@ preflight: check | $(BUILD)
 	@case '$(BASE)' in python|rootfs) ;; *) echo "error: BASE=$(BASE): use BASE=python or BASE=rootfs" >&2; exit 1;; esac
 	@case '$(CUDA_INSTALL)' in yes|no) ;; *) echo "error: CUDA_INSTALL=$(CUDA_INSTALL): use CUDA_INSTALL=yes or CUDA_INSTALL=no" >&2; exit 1;; esac
 	@if [[ ! '$(CUDA_VERSION)' =~ ^[0-9]+$$ ]]; then echo "error: CUDA_VERSION=$(CUDA_VERSION): give the major version only, e.g. CUDA_VERSION=13" >&2; exit 1; fi
+	@case '$(CA_CERTS_KEEP)' in yes|no) ;; *) echo "error: CA_CERTS_KEEP=$(CA_CERTS_KEEP): use CA_CERTS_KEEP=yes or CA_CERTS_KEEP=no" >&2; exit 1;; esac
 	@if [[ -n '$(CA_CERTS)' && ! -r '$(CA_CERTS)' ]]; then \
 		echo "error: CA_CERTS=$(CA_CERTS) is not a readable file: give the path of a PEM bundle, or leave CA_CERTS empty" >&2; exit 1; fi
 	$(if $(APTPROXY)$(PIPPROXY),@$(PYRLAB) check-proxies --apt-proxy '$(APTPROXY)' --pip-proxy '$(PIPPROXY)')
@@ -260,7 +266,7 @@ rlab: $(TOOLS) ## start JupyterLab with R and Python on $(BIND_ADDRESS):$(RPORT)
 
 # Paths and docker arguments reach the labs' commands through the environment, never through
 # shell quoting: a quote or a newline in NOTEBOOKS stays part of the path.
-export NOTEBOOKS DOCKER DOCKER_ARGS BIND_ADDRESS AUTH
+export NOTEBOOKS DOCKER DOCKER_ARGS BIND_ADDRESS AUTH ALLOW_DIRECT_URLS
 lab_start = $(PYRLAB) lab-start --cli '$(CONTAINER_CLI)' --lab $(1) --image $(call ref,$(1)) \
 	$(addprefix --publish ,$(2))
 lab_port = $(if $(filter pylab,$(1)),$(PYPORT),$(RPORT))
@@ -291,7 +297,8 @@ lint: $(TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/mypy tests/make tests/proxies
 	$(TOOLS_VENV)/bin/mypy tests/security
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed: apt-get install shellcheck" >&2; exit 1; }
-	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/add-ca-certs proxies/serve .ci/run
+	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/add-ca-certs pyrlab-base/build-ca \
+		proxies/serve .ci/run
 
 test-unit: $(TOOLS) ## unit tests of scripts/ (no Docker)
 	$(TOOLS_PY) -m pytest tests/unit

@@ -14,7 +14,7 @@ from pyrlab import frameworks, lab, lists, lock, lockfile, manifest, outdated, p
 
 def check(args: argparse.Namespace) -> int:
     root = Path(args.root)
-    lists.check_lists(root)
+    lists.check_lists(root, allow_direct_urls=args.allow_direct_urls == "yes")
     if args.locks:
         lockfile.check_locks(root)
     print(f"the package lists in {args.root} are valid" + (" and their locks up to date" if args.locks else ""))
@@ -161,6 +161,9 @@ def parser() -> argparse.ArgumentParser:
     command = commands.add_parser("check", help="check the four package lists and their locks")
     command.add_argument("--root", default=".", help="folder holding the lists")
     command.add_argument("--no-locks", dest="locks", action="store_false", help="do not check the locks")
+    command.add_argument(
+        "--allow-direct-urls", default=os.environ.get("ALLOW_DIRECT_URLS", "no"), help="yes: accept name @ URL"
+    )
     command.set_defaults(run=check)
 
     command = commands.add_parser("install-file", help="write what the build installs for a list")

@@ -109,8 +109,9 @@ def check_debian_list(entries: list[Entry]) -> list[Problem]:
     return problems + _duplicates((entry, entry.text) for entry in entries)
 
 
-def check_python_list(entries: list[Entry]) -> list[Problem]:
-    """PEP 508 requirements; the same project twice is an error even with other extras."""
+def check_python_list(entries: list[Entry], allow_direct_urls: bool = False) -> list[Problem]:
+    """PEP 508 requirements; the same project twice is an error even with other extras. A direct
+    reference (`name @ URL`) is refused unless allowed: a lock cannot hash-check a moving URL."""
     from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
 
@@ -136,6 +137,17 @@ def check_python_list(entries: list[Entry]) -> list[Problem]:
                     entry.line,
                     f"{entry.text!r} is not a valid requirement ({error})",
                     "write a name with an optional version, e.g. 'numpy' or 'pandas>=2.2,<3'",
+                )
+            )
+            continue
+        if requirement.url and not allow_direct_urls:
+            problems.append(
+                Problem(
+                    entry.path,
+                    entry.line,
+                    f"{entry.text!r} is a direct reference (name @ URL): what it points at can change, and a lock "
+                    "cannot check it by hash",
+                    f"name a released version (e.g. '{requirement.name}==1.2'), or accept it: ALLOW_DIRECT_URLS=yes",
                 )
             )
             continue
@@ -177,7 +189,7 @@ CHECKS: dict[str, Callable[[list[Entry]], list[Problem]]] = {
 }
 
 
-def check_lists(root: Path, names: Iterable[str] = ALL_LISTS) -> None:
+def check_lists(root: Path, names: Iterable[str] = ALL_LISTS, allow_direct_urls: bool = False) -> None:
     """Check the named lists in root; raise ListError with every problem found."""
     problems: list[Problem] = []
     for name in names:
@@ -188,7 +200,10 @@ def check_lists(root: Path, names: Iterable[str] = ALL_LISTS) -> None:
         except ListError as error:
             problems.extend(error.problems)
             continue
-        problems.extend(CHECKS[name](entries))
+        if CHECKS[name] is check_python_list:
+            problems.extend(check_python_list(entries, allow_direct_urls))
+        else:
+            problems.extend(CHECKS[name](entries))
     if problems:
         raise ListError(problems)
 

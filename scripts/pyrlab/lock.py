@@ -100,6 +100,6 @@ def write_locks(root: Path, document: dict[str, Any]) -> list[str]:
 
 def lock(root: Path, resolver: Resolver, upgrade: bool) -> list[str]:
     """Resolve every list and write its lock; raises LockError or ListError before writing anything."""
-    check_lists(root)
+    check_lists(root, allow_direct_urls=os.environ.get("ALLOW_DIRECT_URLS") == "yes")
     document = resolver.run(root, "lock", upgrade=upgrade)
     return write_locks(root, document)

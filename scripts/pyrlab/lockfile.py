@@ -36,15 +36,18 @@ class LockSpec:
         return self.sources[0]
 
 
-# Every lock, in build order. requirements.lock is resolved together with pyrlab-base's own
-# packages (keeping jupyter.lock's versions where the lists allow), so it is the whole of pylab's
-# environment.
+# Every lock, in build order. bootstrap.lock pins the installers themselves. requirements.lock is
+# resolved together with pyrlab-base's own packages (keeping jupyter.lock's versions where the
+# lists allow), so it is the whole of pylab's environment.
 LOCKS = (
+    LockSpec("pyrlab-base/bootstrap.lock", ("pyrlab-base/bootstrap.txt",), "python"),
     LockSpec("pyrlab-base/jupyter.lock", ("pyrlab-base/jupyter.txt",), "python"),
     LockSpec("base_debs.lock", ("base_debs.txt",), "debian"),
     LockSpec("requirements.lock", ("requirements.txt", "pyrlab-base/jupyter.txt"), "python"),
     LockSpec("r_debs.lock", ("r_debs.txt",), "debian"),
     LockSpec("r_packages.lock", ("r_packages.txt",), "debian"),
+    # The PyPI mirror of `make proxies`, in its own environment of the base image's Python.
+    LockSpec("proxies/devpi.lock", ("proxies/devpi.txt",), "python"),
 )
 LOCK_FOR_LIST = {spec.list: spec for spec in LOCKS}
 

@@ -4,6 +4,7 @@ cache can have served. Run by `make test-proxies`: it clears Docker's build cach
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import docker
 import pytest
+import requests
 
 from makerun import REPO, SCRATCH_PREFIX, make, scratch_make
 from pyrlab.makefile import copy_project, free_port
@@ -196,3 +198,17 @@ def test_https_sources_keep_working_with_the_apt_cache_set(caches: Caches, scrat
     assert "https://deb.debian.org" in output
     assert output.strip().endswith("updated"), output
     assert "/dists/" not in caches.apt_log()[len(log_before) :]
+
+
+def test_devpi_root_has_a_private_random_password(caches: Caches) -> None:
+    """Another local user reaches 127.0.0.1 too: without the password, devpi's root account (which
+    may change the mirror every build reads) cannot be logged into, nor the mirror changed."""
+    password_file = caches.data / "devpi-root-password"
+    assert stat.S_IMODE(password_file.stat().st_mode) == 0o600
+    url = f"http://127.0.0.1:{caches.pypi_port}"
+    for guess in ("", "root"):
+        assert requests.post(f"{url}/+login", json={"user": "root", "password": guess}, timeout=10).status_code == 401
+    changed = requests.patch(f"{url}/root/pypi", json=["mirror_url=http://127.0.0.1:9/"], timeout=10)
+    assert changed.status_code in (401, 403)
+    password = password_file.read_text().strip()
+    assert requests.post(f"{url}/+login", json={"user": "root", "password": password}, timeout=10).status_code == 200

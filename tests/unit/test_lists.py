@@ -143,3 +143,20 @@ def test_snapshot_is_renewed_when_a_line_goes_or_changes(tmp_path: Path, edited:
     path.write_text(edited)
     assert lists.refresh_snapshot(path, snapshot)
     assert snapshot.read_text() == edited
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "pkg @ https://example.org/pkg-1.0.tar.gz",
+        "pkg @ git+https://example.org/pkg.git@v1",
+        "pkg @ file:///srv/wheels/pkg-1.0-py3-none-any.whl",
+    ],
+)
+def test_direct_reference_is_refused_unless_allowed(tmp_path: Path, line: str) -> None:
+    path = write(tmp_path, "requirements.txt", f"numpy\n{line}\n")
+    problems = lists.check_python_list(lists.read_entries(path))
+    assert [problem.line for problem in problems] == [2]
+    assert "direct reference" in problems[0].message
+    assert "ALLOW_DIRECT_URLS=yes" in problems[0].fix
+    assert lists.check_python_list(lists.read_entries(path), allow_direct_urls=True) == []

@@ -161,12 +161,12 @@ def test_arbitrary_uid_without_passwd_entry(docker_client: Any, image: str) -> N
 def test_env_file_reaches_kernels_and_stays_out_of_logs(docker_client: Any, image: str, tmp_path: Path) -> None:
     config = writable_folder(tmp_path / "config")
     name = image_env(docker_client, image, "PYRLAB_IMAGE")
-    (config / f"{name}.env").write_text("# for the kernels\nPYRLAB_SECRET=s3cr3t-value-42\n")
+    (config / f"{name}.env").write_text("# for the kernels\nTEAM_SECRET=s3cr3t-value-42\n")
     volumes = {str(config): {"bind": "/home/jovyan/.pyrlab", "mode": "rw"}}
     with started(docker_client, image, volumes=volumes, environment={"NB_UID": "4321"}, **AS_ROOT) as lab:
         # The env file's variable, and none of start.sh's own hand-over between its stages.
         code = (
-            "import os; print(os.environ['PYRLAB_SECRET']); "
+            "import os; print(os.environ['TEAM_SECRET']); "
             "print(sorted(k for k in os.environ if k in ('PYRLAB_STAGE', 'PYRLAB_DEFAULT_COMMAND')))"
         )
         exit_code, output = lab.container.exec_run(
