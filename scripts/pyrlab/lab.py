@@ -31,9 +31,11 @@ WORK_DIR = f"{HOME}/work"
 CONFIG_DIR = f"{HOME}/.pyrlab"
 JUPYTER_PORT = 8888
 LABEL = "pyrlab.lab"
-# What the root stage of start.sh needs (re-own the home, switch to the user): every other
-# capability is dropped, and no process may gain privileges (setuid files) unless GRANT_SUDO asks.
-ROOT_STAGE_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID")
+# What root needs in a lab: re-own the home (CHOWN), read your 0600 token in DOCKER (DAC_READ_SEARCH,
+# reading only), switch to the user (SETUID, SETGID), and tini's passing `docker stop` on to the
+# user's processes (KILL). Every other capability is dropped, and no process may gain privileges
+# (setuid files) unless GRANT_SUDO asks for root.
+ROOT_STAGE_CAPABILITIES = ("CHOWN", "DAC_READ_SEARCH", "SETUID", "SETGID", "KILL")
 
 
 class LabError(Exception):

@@ -170,6 +170,11 @@ def test_lab_drops_capabilities_and_cannot_gain_privileges(
     sudo = container.exec_run(["sudo", "-n", "id", "-u"], user=str(cotenant.uid))
     assert sudo.exit_code != 0
     assert sudo.output.decode().strip() != "0"
+    # With so few capabilities, `docker stop` still reaches Jupyter (tini needs KILL for that).
+    container.stop(timeout=10)
+    container.reload()
+    assert container.attrs["State"]["ExitCode"] != 137, container.logs().decode()[-2000:]
+    assert "Shutting down" in container.logs().decode()
 
 
 def test_restart_of_a_renamed_user_comes_back(project: Project, docker_client: Any) -> None:
