@@ -287,8 +287,8 @@ status: $(TOOLS) ## list the lab containers, with the URL of each running one
 	$(PYRLAB) lab-status --cli '$(CONTAINER_CLI)'
 
 ##@ Tests
-.PHONY: test test-unit test-images test-make test-security test-proxies lint
-test: lint test-unit test-images test-make test-security ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile and the isolation attacks
+.PHONY: test test-unit test-images test-make test-security test-browser test-proxies lint screenshots
+test: lint test-unit test-images test-make test-security test-browser ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser
 
 lint: $(TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/ruff check scripts tests
@@ -296,6 +296,7 @@ lint: $(TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/mypy scripts/pyrlab tests/unit tests/images
 	$(TOOLS_VENV)/bin/mypy tests/make tests/proxies
 	$(TOOLS_VENV)/bin/mypy tests/security
+	$(TOOLS_VENV)/bin/mypy tests/browser
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed: apt-get install shellcheck" >&2; exit 1; }
 	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/add-ca-certs pyrlab-base/build-ca \
 		proxies/serve .ci/run
@@ -313,6 +314,15 @@ test-make: build $(TOOLS) ## the Makefile itself: a no-op rebuild, `make pylab` 
 
 test-security: build-pylab $(TOOLS) ## attacks on the isolation of the labs (root, tokens, tools, saves), each in real containers; creates host users, so run as root
 	$(TOOLS_PY) -m pytest tests/security
+
+test-browser: build-pylab build-rlab $(TOOLS) ## the labs as a person uses them, in Debian's Chromium (apt-get install chromium); screenshots in test-output/screenshots
+	$(TOOLS_PY) -m pytest tests/browser
+
+# The README's pictures, taken by the browser tests.
+SCREENSHOTS := pylab-plot rlab-ggplot
+screenshots: test-browser ## take the README's screenshots anew (docs/screenshots/) with the browser tests
+	mkdir -p docs/screenshots
+	cp $(foreach shot,$(SCREENSHOTS),test-output/screenshots/$(shot).png) docs/screenshots/
 
 test-proxies: $(TOOLS) ## builds through real caches on 127.0.0.1 (clears Docker's build cache mounts; CI runs it after test)
 	$(TOOLS_PY) -m pytest tests/proxies

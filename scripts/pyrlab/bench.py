@@ -70,13 +70,17 @@ def run(command: list[str], cwd: Path, environment: dict[str, str] | None = None
     return seconds
 
 
+def make_command(tools_venv: Path, *args: str) -> list[str]:
+    """`make` with the bench's image prefix and the caller's settings."""
+    return ["make", "--no-print-directory", f"IMAGE_PREFIX={PREFIX}", f"TOOLS_VENV={tools_venv}", *args]
+
+
 def make_runner(copy: Path, tools_venv: Path) -> Callable[..., float]:
-    """`make` in the scratch copy, with the bench's image prefix and the caller's settings."""
+    """`make` in the scratch copy; each call returns its wall time."""
     environment = make_environment()
 
     def make(*args: str) -> float:
-        command = ["make", "--no-print-directory", f"IMAGE_PREFIX={PREFIX}", f"TOOLS_VENV={tools_venv}", *args]
-        return run(command, copy, environment)
+        return run(make_command(tools_venv, *args), copy, environment)
 
     return make
 
@@ -148,6 +152,44 @@ def start_to_ready(make: Callable[..., float], cli: str, copy: Path, runs: int) 
     return starts, floors
 
 
+def in_the_browser(make: Callable[..., float], copy: Path, tools_venv: Path, runs: int) -> list[Figure]:
+    """What a person waits for in Chromium: the printed URL to the launcher, and a new notebook to
+    its first plot. A lab started with `make pylab` for each run."""
+    from pyrlab import browser  # Playwright: only the browser figures need it
+
+    to_launcher, to_plot = [], []
+    with browser.chromium() as chromium:
+        for number in range(runs):
+            # A first start each time: a configuration folder of its own, so no workspace is restored.
+            notebooks, config = copy / f"browser-notebooks-{number}", copy / f"browser-config-{number}"
+            notebooks.mkdir()
+            settings = [f"PYPORT={free_port()}", f"DTPORT={free_port()}", f"TFPORT={free_port()}"]
+            settings += [f"NOTEBOOKS={notebooks}", f"DOCKER={config}"]
+            started = subprocess.run(
+                make_command(tools_venv, "pylab", *settings), cwd=copy, env=make_environment(),
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            urls = [word for word in started.stdout.split() if word.startswith("http") and "/lab" in word]
+            if started.returncode != 0 or not urls:
+                raise BenchError(f"make pylab failed:\n{started.stdout[-2000:]}{started.stderr[-2000:]}")
+            try:
+                began = time.monotonic()
+                tab = browser.open_lab(chromium, urls[0])
+                to_launcher.append(time.monotonic() - began)
+                began = time.monotonic()
+                browser.new_notebook(tab, "Python 3 (ipykernel)")
+                plot = browser.run_cell(tab, "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])\nplt.show()")
+                plot.locator("img").wait_for()
+                to_plot.append(time.monotonic() - began)
+                tab.page.context.close()
+            finally:
+                make("pylab-stop", *settings)
+    return [
+        Figure("browser: printed URL to the launcher shown", "s", to_launcher),
+        Figure("browser: new notebook to its first plot shown", "s", to_plot),
+    ]
+
+
 def first_cells(client: Any, kernel_client: str, runs: int) -> dict[str, list[float]]:
     """Seconds from asking Jupyter for a fresh kernel to its first cell's reply, per kernel."""
     token = "bench-" + os.urandom(12).hex()
@@ -205,6 +247,8 @@ def measure(repo: Path, runs: int) -> list[Figure]:
         figures.append(Figure("floor: docker run + import jupyter_server.serverapp", "s", floors))
         start_ratio = statistics.median(starts) / statistics.median(floors)
         figures.append(Figure("start / floor", "x", [start_ratio], "<= 1.25x", start_ratio <= 1.25))
+
+        figures += in_the_browser(make, copy, repo / ".venv", runs)
 
         for kernel, seconds in first_cells(client, kernel_client, runs).items():
             figures.append(Figure(f"first cell in a fresh {kernel} kernel", "s", seconds))
