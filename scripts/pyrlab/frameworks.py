@@ -12,6 +12,8 @@ from __future__ import annotations
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from pyrlab.lists import without_comment
+
 # The PyTorch projects that its CPU index serves.
 TORCH_PROJECTS = frozenset({"torch", "torchvision", "torchaudio"})
 
@@ -28,7 +30,7 @@ def rewrite(text: str, cuda: bool, cuda_version: str, torch_cpu_index: str) -> s
     lines = []
     names = set()
     for raw in text.splitlines():
-        line = raw.split("#", 1)[0].strip()
+        line = without_comment(raw)
         try:
             requirement = Requirement(line) if line and not line.startswith("-") else None
         except InvalidRequirement:

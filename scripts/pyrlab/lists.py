@@ -63,13 +63,23 @@ class ListError(Exception):
         super().__init__("\n".join(str(problem) for problem in problems))
 
 
+# A comment starts at `#` at the start of a line or after white space, as in pip's requirement
+# files: a `#` inside a URL (`pkg @ git+https://…@v1#subdirectory=python`) is part of it.
+COMMENT = re.compile(r"(^|\s)#.*$")
+
+
+def without_comment(line: str) -> str:
+    """The line without its comment, stripped."""
+    return COMMENT.sub("", line).strip()
+
+
 def read_entries(path: Path) -> list[Entry]:
     """The entries of a list, without comments and blank lines."""
     if not path.is_file():
         raise ListError([Problem(path, 0, "the list does not exist", f"create {path.name} (it may be empty)")])
     entries = []
     for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        text = raw.split("#", 1)[0].strip()
+        text = without_comment(raw)
         if text:
             entries.append(Entry(path, number, text))
     return entries
@@ -151,6 +161,17 @@ def check_python_list(entries: list[Entry], allow_direct_urls: bool = False) -> 
                 )
             )
             continue
+        empty = [str(specifier) for specifier in requirement.specifier if not specifier.version]
+        if empty:
+            problems.append(
+                Problem(
+                    entry.path,
+                    entry.line,
+                    f"{entry.text!r} has an operator without a version ({', '.join(empty)})",
+                    f"give the version, e.g. '{requirement.name}==2.2', or remove the operator",
+                )
+            )
+            continue
         valid.append((entry, canonicalize_name(requirement.name)))
     return problems + _duplicates(valid)
 
@@ -214,7 +235,7 @@ def logical_lines(text: str) -> list[str]:
     lines = []
     pending = ""
     for raw in text.splitlines():
-        line = raw.split("#", 1)[0].rstrip()
+        line = COMMENT.sub("", raw).rstrip()
         if line.endswith("\\"):
             pending += line[:-1].strip() + " "
             continue

@@ -57,3 +57,10 @@ def test_install_file_writes_the_builds_asked_for_and_the_state(
     assert main([*command, "--cuda-version", "13"]) == 0
     assert (tmp_path / "out/requirements.txt").read_text() == "jax[cuda13]\n"
     assert (tmp_path / "out/requirements.txt.from").read_text() == state
+
+
+@pytest.mark.parametrize("cuda", [False, True])
+def test_a_direct_reference_keeps_its_url_fragment(cuda: bool) -> None:
+    reference = "pkg @ git+https://example.org/pkg.git@v1#subdirectory=python"
+    rewritten = frameworks.rewrite(f"{reference}  # ours\nnumpy\n", cuda, "13" if cuda else "", "")
+    assert rewritten.splitlines()[0] == reference

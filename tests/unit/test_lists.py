@@ -160,3 +160,17 @@ def test_direct_reference_is_refused_unless_allowed(tmp_path: Path, line: str) -
     assert "direct reference" in problems[0].message
     assert "ALLOW_DIRECT_URLS=yes" in problems[0].fix
     assert lists.check_python_list(lists.read_entries(path), allow_direct_urls=True) == []
+
+
+def test_a_hash_sign_in_a_url_is_not_a_comment(tmp_path: Path) -> None:
+    reference = "pkg @ git+https://example.org/pkg.git@v1#subdirectory=python"
+    path = write(tmp_path, "requirements.txt", f"{reference}  # the team's package\n# a comment\nsix#no space\n")
+    assert [entry.text for entry in lists.read_entries(path)] == [reference, "six#no space"]
+    assert lists.logical_lines(path.read_text()) == [reference, "six#no space"]
+
+
+def test_an_operator_without_a_version_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "requirements.txt", "pandas\nnumpy===\n")
+    problems = lists.check_python_list(lists.read_entries(path))
+    assert [problem.line for problem in problems] == [2]
+    assert "operator without a version" in problems[0].message
