@@ -9,7 +9,6 @@ import csv
 import errno
 import io
 import ipaddress
-import json
 import os
 import re
 import secrets
@@ -31,6 +30,9 @@ WORK_DIR = f"{HOME}/work"
 CONFIG_DIR = f"{HOME}/.pyrlab"
 JUPYTER_PORT = 8888
 LABEL = "pyrlab.lab"
+# The configuration folder a lab was started with: `make status` shows a lab's URL only to the
+# folder that holds its token.
+CONFIG_LABEL = "pyrlab.config"
 # What root needs in a lab: re-own the home (CHOWN), read your 0600 token in DOCKER (DAC_READ_SEARCH,
 # reading only), switch to the user (SETUID, SETGID), and tini's passing `docker stop` on to the
 # user's processes (KILL). Every other capability is dropped, and no process may gain privileges
@@ -369,6 +371,7 @@ def docker_run_args(spec: LabSpec) -> list[str]:
     uid, gid = notebook_ids(spec.notebooks)
     args = [
         "run", "--detach", "--name", spec.name, "--label", f"{LABEL}={spec.lab}",
+        "--label", f"{CONFIG_LABEL}={spec.config.resolve()}",
         # Start as root only to give the notebook user the host user's ids; the start
         # script then drops to that user before anything else runs.
         "--user", "root",
@@ -406,11 +409,17 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
         raise LabError(f"{spec.name} is already running: `make status` shows its URL, `make {spec.lab}-stop` stops it")
     if state is not None:
         run_cli(spec.cli, "rm", spec.name)  # a stopped lab of the same name: replace it
+    if not os.path.lexists(spec.notebooks):  # a first start: the folder is made, private to you
+        try:
+            spec.notebooks.mkdir(mode=0o700, parents=True)
+        except OSError as error:
+            raise LabError(
+                f"cannot create NOTEBOOKS={spec.notebooks}: {error.strerror}; create it yourself "
+                "or point NOTEBOOKS at the folder of your notebooks"
+            ) from error
+        print(f"created NOTEBOOKS={spec.notebooks} (private to you): your notebooks are kept there", file=sys.stderr)
     if not spec.notebooks.is_dir():
-        raise LabError(
-            f"NOTEBOOKS={spec.notebooks} does not exist: create it (`mkdir -p {spec.notebooks}`) "
-            f"or point NOTEBOOKS at your notebooks"
-        )
+        raise LabError(f"NOTEBOOKS={spec.notebooks} is not a folder: point NOTEBOOKS at the folder of your notebooks")
     check_notebooks_writable(spec.notebooks)
     prepare_config_dir(spec.config, spec.lab)
     for publish in spec.publish:
@@ -482,24 +491,49 @@ def stop(cli: str, name: str) -> bool:
     return True
 
 
-def url_to_open(config: Path, lab: str, port: str) -> str:
-    """A running lab's URL as the configuration folder tells it: https or not, password or token."""
-    base = f"{scheme_for(config)}://127.0.0.1:{port}/lab"
+def url_to_open(config: Path, lab: str, port: str, host: str = "127.0.0.1") -> str:
+    """A running lab's URL as its configuration folder tells it: https or not, password or token."""
+    base = f"{scheme_for(config)}://{host}:{port}/lab"
     if password_file(config).is_file():
         return f"{base} (log in with the password of `make password`)"
     token = token_file(config, lab)
     return f"{base}?token={read_private(token).strip()}" if os.path.lexists(token) else base
 
 
+# `docker ps` Ports: "127.0.0.1:8888->8888/tcp, …" (IPv6 in brackets or as ":::").
+JUPYTER_BINDING = re.compile(rf"(\[[0-9a-f:]+\]|[0-9a-f.:]*?):(\d+)->{JUPYTER_PORT}/tcp")
+
+
+def published_address(ports: str) -> tuple[str, str] | None:
+    """Where this machine reaches a lab's Jupyter: its published host address and port."""
+    match = JUPYTER_BINDING.search(ports)
+    if match is None:
+        return None
+    host, port = match.groups()
+    if host in ("", "0.0.0.0", "::", "[::]"):  # noqa: S104 - every address: this machine's loopback
+        host = "127.0.0.1"
+    elif ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return host, port
+
+
 def status(cli: str, config: Path) -> list[str]:
-    """One line per lab container: name, state, and the URL when its token is at hand."""
-    output = run_cli(cli, "ps", "--all", "--filter", f"label={LABEL}", "--format", "{{json .}}")
+    """One line per lab container: name, state, ports, and for a running lab started with this
+    configuration folder, its URL. The token of another folder is never shown, nor guessed."""
+    # One column a field, the labels by name: a path in a label may hold commas.
+    columns = (
+        f'{{{{.Names}}}}\t{{{{.State}}}}\t{{{{.Ports}}}}\t{{{{.Label "{LABEL}"}}}}\t{{{{.Label "{CONFIG_LABEL}"}}}}'
+    )
+    output = run_cli(cli, "ps", "--all", "--filter", f"label={LABEL}", "--format", columns)
     lines = []
     for row in filter(None, output.splitlines()):
-        container = json.loads(row)
-        name, lab = container["Names"], container["Labels"].split(f"{LABEL}=", 1)[-1].split(",", 1)[0]
-        line = f"{name}\t{container['State']}\t{container['Ports']}"
-        if container["State"] == "running":
-            line += f"\t{url_to_open(config, lab, name.rsplit('-', 1)[-1])}"
+        name, state, ports, lab, started_with = row.split("\t", 4)
+        line = f"{name}\t{state}\t{ports}"
+        address = published_address(ports)
+        if state == "running" and address:
+            if started_with == str(config.resolve()):
+                line += f"\t{url_to_open(config, lab, address[1], address[0])}"
+            else:
+                line += f"\t(started with DOCKER={started_with or 'unknown'}: its URL is there)"
         lines.append(line)
     return lines

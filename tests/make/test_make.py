@@ -167,12 +167,25 @@ def test_port_in_use_is_named_before_anything_starts(tmp_path: Path, docker_clie
     assert docker_client.containers.list(all=True, filters={"name": f"rlab-{port}"}) == []
 
 
-def test_missing_notebooks_folder_says_how_to_create_it(tmp_path: Path) -> None:
-    missing = tmp_path / "no-such-folder"
-    result = make("rlab", f"RPORT={free_port()}", f"NOTEBOOKS={missing}", f"DOCKER={tmp_path / 'config'}")
+def test_missing_notebooks_folder_is_created_private(tmp_path: Path) -> None:
+    """`make build && make pylab` on a new machine: ~/notebooks does not exist yet."""
+    missing = tmp_path / "new" / "notebooks"
+    settings = [f"RPORT={free_port()}", f"NOTEBOOKS={missing}", f"DOCKER={tmp_path / 'config'}"]
+    result = make("rlab", *settings)
+    try:
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert f"created NOTEBOOKS={missing} (private to you)" in result.stderr
+        assert stat.S_IMODE(missing.stat().st_mode) == 0o700
+    finally:
+        assert make("rlab-stop", *settings).returncode == 0
+
+
+def test_notebooks_folder_that_cannot_be_created_is_a_clear_error(tmp_path: Path) -> None:
+    impossible = Path("/proc/pyrlab-notebooks")
+    result = make("rlab", f"RPORT={free_port()}", f"NOTEBOOKS={impossible}", f"DOCKER={tmp_path / 'config'}")
     assert result.returncode != 0
-    assert f"NOTEBOOKS={missing} does not exist" in result.stderr
-    assert f"mkdir -p {missing}" in result.stderr
+    assert f"cannot create NOTEBOOKS={impossible}" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_rlab_starts_with_r_and_python_kernels_and_stops(tmp_path: Path, docker_client: Any) -> None:
@@ -368,3 +381,31 @@ def test_every_source_of_a_copy_is_a_build_input(image: str) -> None:
         if not source.startswith("--")
     ]
     assert set(copied) <= set(shown.stdout.split())
+
+
+def test_status_shows_a_lab_only_to_its_configuration_folder_at_its_address(
+    pylab: tuple[StartedLab, list[str]], tmp_path: Path
+) -> None:
+    first, first_settings = pylab
+    notebooks, config, port = tmp_path / "notebooks", tmp_path / "config", free_port()
+    notebooks.mkdir()
+    if os.getuid() == 0:
+        os.chown(notebooks, *NOTEBOOKS_OWNER)
+    # Another loopback address: still only this machine, but not 127.0.0.1.
+    settings = [f"RPORT={port}", f"NOTEBOOKS={notebooks}", f"DOCKER={config}", "BIND_ADDRESS=127.0.0.2"]
+    started = make("rlab", *settings)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        token = (config / "rlab.token").read_text().strip()
+        own = make("status", *settings)
+        assert own.returncode == 0, own.stderr
+        assert f"http://127.0.0.2:{port}/lab?token={token}" in own.stdout
+        assert first.token not in own.stdout
+        from_first = make("status", *first_settings)
+        assert from_first.returncode == 0, from_first.stderr
+        assert first.url in from_first.stdout
+        rlab_line = next(line for line in from_first.stdout.splitlines() if line.startswith(f"rlab-{port}\t"))
+        assert "token=" not in rlab_line
+        assert f"started with DOCKER={config.resolve()}" in rlab_line
+    finally:
+        assert make("rlab-stop", *settings).returncode == 0
