@@ -126,7 +126,7 @@ $(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id
 # to their CUDA or CPU builds here (pyrlab.frameworks), so that the image's layers depend only on
 # what is installed. The .from file records the state the file was written for: deleting a lock,
 # or another CUDA_INSTALL, CUDA_VERSION or TORCH_CPU_INDEX, writes it anew.
-INSTALLED_LISTS := pyrlab-base/bootstrap.txt pyrlab-base/jupyter.txt proxies/devpi.txt base_debs.txt requirements.txt requirements-gpu.txt r_debs.txt r_packages.txt
+INSTALLED_LISTS := pyrlab-base/bootstrap.txt pyrlab-base/jupyter.txt proxies/apt_debs.txt proxies/devpi.txt base_debs.txt requirements.txt requirements-gpu.txt r_debs.txt r_packages.txt
 lock_of = $(patsubst %.txt,%.lock,$(1))
 frameworks_cuda = $(if $(filter requirements-gpu.txt,$(1)),$(CUDA_VERSION),$(if $(call flavour,$(CUDA_IMAGE)),$(CUDA_VERSION)))
 frameworks = $(if $(filter requirements.txt requirements-gpu.txt,$(1)),cuda=$(call frameworks_cuda,$(1)) torch=$(TORCH_CPU_INDEX))

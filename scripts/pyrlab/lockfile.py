@@ -46,7 +46,9 @@ LOCKS = (
     LockSpec("requirements.lock", ("requirements.txt", "pyrlab-base/jupyter.txt"), "python"),
     LockSpec("r_debs.lock", ("r_debs.txt",), "debian"),
     LockSpec("r_packages.lock", ("r_packages.txt",), "debian"),
-    # The PyPI mirror of `make proxies`, in its own environment of the base image's Python.
+    # The build caches of `make proxies`, on the chain's base image: apt-cacher-ng from Debian, and
+    # the PyPI mirror in its own environment of the base image's Python.
+    LockSpec("proxies/apt_debs.lock", ("proxies/apt_debs.txt",), "debian"),
     LockSpec("proxies/devpi.lock", ("proxies/devpi.txt",), "python"),
 )
 LOCK_FOR_LIST = {spec.list: spec for spec in LOCKS}

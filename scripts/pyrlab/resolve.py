@@ -35,6 +35,7 @@ NOT_FOUND = re.compile(r"^E: (?:Unable to locate package |Package '?)([^'\s]+)",
 # The Debian lists in the order the images install them (each after the ones before it).
 RUNTIME_DEBS = "pyrlab-base/runtime_debs.txt"
 R_CORE_DEBS = "rlab-base/r_core_debs.txt"
+PROXIES_DEBS = "proxies/apt_debs.txt"
 
 
 class ResolveError(Exception):
@@ -132,6 +133,12 @@ def resolve_debian() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str
     for internal in (RUNTIME_DEBS, R_CORE_DEBS):
         pins.pop(internal)
         notes.pop(internal, None)
+    # The caches' image is built on the base image itself, beside the chain.
+    caches = [entry.text for entry in entries_of(PROXIES_DEBS)]
+    with_caches = simulate(caches, [PROXIES_DEBS])
+    pins[PROXIES_DEBS] = {package: with_caches.get(package) or installed_version(package) for package in caches}
+    pins[PROXIES_DEBS].update(with_caches)
+    notes[PROXIES_DEBS] = {package: "listed" for package in caches}
     return pins, notes
 
 

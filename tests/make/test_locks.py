@@ -51,6 +51,7 @@ def test_build_from_locks_installs_exactly_the_locked_versions(scratch: Path, do
     requirements_lock = (scratch / "requirements.lock").read_text()
     assert "six==1.16.0 \\\n    --hash=sha256:" in requirements_lock
     assert "r-cran-jsonlite=" in (scratch / "r_packages.lock").read_text()
+    assert re.search(r"^apt-cacher-ng=\S+", (scratch / "proxies/apt_debs.lock").read_text(), re.MULTILINE)
 
     built = scratch_make(scratch, "build-pylab", "build-rlab")
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
