@@ -54,8 +54,11 @@ def plant_stand_ins(user: HostUser, folder: Path) -> None:
         )
 
 
-def root_owned(folder: Path) -> list[str]:
-    return [str(path) for path in folder.rglob("*") if path.lstat().st_uid == 0]
+def assert_nothing_ran_as_root(notebooks: Path) -> None:
+    """No stand-in recorded uid 0, and root left no file in the notebooks (a setuid shell, say)."""
+    ran = (notebooks / "ran-as").read_text().split("\n") if (notebooks / "ran-as").exists() else []
+    assert [line for line in ran if line.startswith("0 ")] == [], ran
+    assert [str(path) for path in notebooks.rglob("*") if path.lstat().st_uid == 0] == []
 
 
 def test_env_file_path_never_runs_the_users_code_as_root(project: Project, cotenant: HostUser) -> None:
@@ -65,9 +68,7 @@ def test_env_file_path_never_runs_the_users_code_as_root(project: Project, coten
     cotenant.file(config / "pylab.env", "PATH=/home/jovyan/work/evil:/opt/venv/bin:/usr/sbin:/usr/bin:/sbin:/bin\n")
     lab = make_pylab(project, cotenant)
     assert lab.result.returncode == 0, lab.result.stdout + lab.result.stderr
-    ran = (notebooks / "ran-as").read_text().split("\n") if (notebooks / "ran-as").exists() else []
-    assert [line for line in ran if line.startswith("0 ")] == [], ran
-    assert root_owned(notebooks) == []
+    assert_nothing_ran_as_root(notebooks)
 
 
 def test_health_check_never_runs_the_users_python_as_root(
@@ -99,9 +100,7 @@ def test_health_check_never_runs_the_users_python_as_root(
         assert time.monotonic() < deadline, health
         time.sleep(1)
     assert all(entry["ExitCode"] == 0 for entry in after), after
-    ran = (notebooks / "ran-as").read_text().split("\n") if (notebooks / "ran-as").exists() else []
-    assert [line for line in ran if line.startswith("0 ")] == [], ran
-    assert root_owned(notebooks) == []
+    assert_nothing_ran_as_root(notebooks)
 
 
 def test_token_file_that_links_elsewhere_is_refused_by_the_root_stage(
