@@ -75,6 +75,32 @@ APTCACHE_PORT ?= 3142
 DEVPI_PORT ?= 3141
 ## yes: `make proxies` serves only what the caches hold, never fetching (builds of anything new fail)
 PROXIES_OFFLINE ?= no
+## Team server (`make hub`): host address of its port; 127.0.0.1 lets only this machine in (others through `ssh -L`)
+HUB_BIND ?= 127.0.0.1
+## Team server: its port on the host
+HUB_PORT ?= 8000
+## Team server: folder of its state (database, cookie secret, proxy token), private; keep it in backups
+HUB_DATA ?= $(HOME)/pyrlab-hub/data
+## Team server: folder of the users' homes (HUB_HOMES/<user>, each the user's own uid); keep it in backups
+HUB_HOMES ?= $(HOME)/pyrlab-hub/homes
+## Team server: optional folder every user reads (not writes) at ~/shared
+HUB_SHARED ?=
+## Team server: its admin's user name, who authorizes sign-ups
+HUB_ADMIN ?= $(USER)
+## Team server: the images users may choose, name=reference, comma-separated
+HUB_IMAGES ?= pylab=$(call ref,pylab),rlab=$(call ref,rlab)
+## Team server: memory limit of each user's lab, e.g. 8G (empty: none)
+HUB_MEM_LIMIT ?=
+## Team server: CPU limit of each user's lab, in cores, e.g. 2 (empty: none)
+HUB_CPU_LIMIT ?=
+## Team server: seconds without activity after which a user's lab is stopped
+HUB_IDLE_TIMEOUT ?= 3600
+## Team server: first host uid of the users' homes (uid = HUB_UID_BASE + the user's number)
+HUB_UID_BASE ?= 20000
+## Team server: GPU ids the CUDA image's users share, e.g. 0,1,2,3 (empty: none)
+GPU_POOL ?=
+## Team server: GPUs each user of the CUDA image gets
+GPUS_PER_USER ?= 1
 ## Folder of the image manifests (<image>.json and <image>.md) that `make build` and `make manifest` write
 MANIFESTS ?= manifests
 ## yes: accept direct references (`name @ https://...`, `@ git+...`, `@ file://...`) in the Python lists; a lock cannot hash-check what such a URL points at
@@ -126,7 +152,8 @@ $(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id
 # to their CUDA or CPU builds here (pyrlab.frameworks), so that the image's layers depend only on
 # what is installed. The .from file records the state the file was written for: deleting a lock,
 # or another CUDA_INSTALL, CUDA_VERSION or TORCH_CPU_INDEX, writes it anew.
-INSTALLED_LISTS := pyrlab-base/bootstrap.txt pyrlab-base/jupyter.txt proxies/apt_debs.txt proxies/devpi.txt base_debs.txt requirements.txt requirements-gpu.txt r_debs.txt r_packages.txt
+INSTALLED_LISTS := pyrlab-base/bootstrap.txt pyrlab-base/jupyter.txt proxies/apt_debs.txt proxies/devpi.txt \
+	hub/hub_debs.txt hub/hub_requirements.txt base_debs.txt requirements.txt requirements-gpu.txt r_debs.txt r_packages.txt
 lock_of = $(patsubst %.txt,%.lock,$(1))
 frameworks_cuda = $(if $(filter requirements-gpu.txt,$(1)),$(CUDA_VERSION),$(if $(call flavour,$(CUDA_IMAGE)),$(CUDA_VERSION)))
 frameworks = $(if $(filter requirements.txt requirements-gpu.txt,$(1)),cuda=$(call frameworks_cuda,$(1)) torch=$(TORCH_CPU_INDEX))
@@ -257,6 +284,29 @@ $(BUILD)/pyrlab-proxies.id: $(call inputs,proxies) $(call parent_stamp,pyrlab-ba
 		$(ca_args) \
 		--tag $(call ref,pyrlab-proxies) --iidfile $@ $(BUILD_ARGS) .
 
+##@ Team server (JupyterHub spawning pylab and rlab for each user, on HUB_BIND:HUB_PORT)
+.PHONY: hub hub-stop hub-logs hub-status hub-user
+export HUB_BIND HUB_PORT HUB_DATA HUB_HOMES HUB_SHARED HUB_ADMIN HUB_IMAGES HUB_MEM_LIMIT HUB_CPU_LIMIT \
+	HUB_IDLE_TIMEOUT HUB_UID_BASE GPU_POOL GPUS_PER_USER
+hub: $(TOOLS) $(BUILD)/pyrlab-hub.id ## start the team server (build it first when needed); prints its URL
+	$(PYRLAB) hub-start --cli '$(CONTAINER_CLI)' --image $(call ref,pyrlab-hub)
+hub-stop: $(TOOLS) ## stop the team server and its users' labs; their homes and the hub's state stay
+	$(PYRLAB) hub-stop --cli '$(CONTAINER_CLI)'
+hub-logs: ## follow the team server's log
+	$(CONTAINER_CLI) logs --follow pyrlab-hub-$(HUB_PORT)
+hub-status: $(TOOLS) ## the team server and each user's lab: image, GPUs, state
+	$(PYRLAB) hub-status --cli '$(CONTAINER_CLI)'
+hub-user: $(TOOLS) ## add a user (NAME=alice) or authorize one who signed up; prints a new password
+	$(PYRLAB) hub-user --cli '$(CONTAINER_CLI)' --name '$(NAME)'
+
+# The team server's image, built on pyrlab-base as the caches' image is on the base.
+$(BUILD)/pyrlab-hub.id: $(call inputs,hub) $(BUILD)/pyrlab-base.id $(call stale,pyrlab-hub) | preflight $(BUILD)
+	$(CONTAINER_CLI) build --file hub/Dockerfile --network $(BUILD_NETWORK) --build-arg PARENT_IMAGE=$(call ref,pyrlab-base) \
+		$(ca_args) \
+		$(if $(APTPROXY),--secret id=aptproxy$(comma)src=$(BUILD)/aptproxy) \
+		$(if $(PIPPROXY),--secret id=pipindex$(comma)src=$(BUILD)/pipindex) \
+		--tag $(call ref,pyrlab-hub) --iidfile $@ $(BUILD_ARGS) .
+
 ##@ Labs (each started detached; the URL to open is printed)
 .PHONY: pylab rlab
 pylab: $(TOOLS) ## start JupyterLab with Python on $(BIND_ADDRESS):$(PYPORT); D-Tale and TensorBoard behind it at /proxy/40000/ and /proxy/6006/
@@ -287,16 +337,17 @@ status: $(TOOLS) ## list the lab containers, with the URL of each running one
 	$(PYRLAB) lab-status --cli '$(CONTAINER_CLI)'
 
 ##@ Tests
-.PHONY: test test-unit test-images test-make test-security test-browser test-proxies lint screenshots
-test: lint test-unit test-images test-make test-security test-browser ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser
+.PHONY: test test-unit test-images test-make test-security test-browser test-hub test-proxies lint screenshots
+test: lint test-unit test-images test-make test-security test-browser test-hub ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server
 
 lint: $(TOOLS) ## ruff, mypy and shellcheck
-	$(TOOLS_VENV)/bin/ruff check scripts tests
-	$(TOOLS_VENV)/bin/ruff format --check scripts tests
-	$(TOOLS_VENV)/bin/mypy scripts/pyrlab tests/unit tests/images
+	$(TOOLS_VENV)/bin/ruff check scripts hub tests
+	$(TOOLS_VENV)/bin/ruff format --check scripts hub tests
+	$(TOOLS_VENV)/bin/mypy scripts/pyrlab hub/gpus.py hub/pyrlab_hub.py hub/hub_users.py tests/unit tests/images
 	$(TOOLS_VENV)/bin/mypy tests/make tests/proxies
 	$(TOOLS_VENV)/bin/mypy tests/security
 	$(TOOLS_VENV)/bin/mypy tests/browser
+	$(TOOLS_VENV)/bin/mypy tests/hub
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed: apt-get install shellcheck" >&2; exit 1; }
 	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/add-ca-certs pyrlab-base/build-ca \
 		proxies/serve .ci/run
@@ -317,6 +368,9 @@ test-security: build-pylab $(TOOLS) ## attacks on the isolation of the labs (roo
 
 test-browser: build-pylab build-rlab $(TOOLS) ## the labs as a person uses them, in Debian's Chromium (apt-get install chromium); screenshots in test-output/screenshots
 	$(TOOLS_PY) -m pytest tests/browser
+
+test-hub: build-pylab build-rlab $(TOOLS) ## the team server for real: make hub, users, spawns of pylab and rlab, cells through its proxy
+	$(TOOLS_PY) -m pytest tests/hub
 
 # The README's pictures, taken by the browser tests.
 SCREENSHOTS := pylab-plot rlab-ggplot

@@ -9,7 +9,7 @@ import shlex
 import sys
 from pathlib import Path
 
-from pyrlab import frameworks, lab, lists, lock, lockfile, manifest, outdated, proxies
+from pyrlab import frameworks, hub, lab, lists, lock, lockfile, manifest, outdated, proxies
 
 
 def check(args: argparse.Namespace) -> int:
@@ -154,6 +154,29 @@ def proxies_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def hub_start(args: argparse.Namespace) -> int:
+    print(hub.start(args.cli, args.image))
+    return 0
+
+
+def hub_stop(args: argparse.Namespace) -> int:
+    stopped = hub.stop(args.cli)
+    print(f"stopped {', '.join(stopped)}" if stopped else "the team server was not running")
+    return 0
+
+
+def hub_status(args: argparse.Namespace) -> int:
+    print("\n".join(hub.status(args.cli)))
+    return 0
+
+
+def hub_user(args: argparse.Namespace) -> int:
+    password = hub.add_user(args.cli, args.name)
+    print(f"{args.name} may log in with this password (shown once; they change it at /hub/change-password):")
+    print(f"\n    {password}\n")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="pyrlab", description=__doc__)
     commands = top.add_subparsers(required=True)
@@ -240,6 +263,17 @@ def parser() -> argparse.ArgumentParser:
                 "--docker-args", default=os.environ.get("DOCKER_ARGS", ""), help="more `docker run` arguments"
             )
             command.add_argument("--auth", default=os.environ.get("AUTH", "token"), help="token (default) or none")
+
+    for name, run in (("start", hub_start), ("stop", hub_stop), ("status", hub_status), ("user", hub_user)):
+        command = commands.add_parser(
+            f"hub-{name}", help=f"{name} the team server (settings: HUB_* in the environment)"
+        )
+        command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
+        command.set_defaults(run=run)
+        if name == "start":
+            command.add_argument("--image", required=True, help="the pyrlab-hub image")
+        if name == "user":
+            command.add_argument("--name", required=True, help="the user's name")
 
     command = commands.add_parser("lab-password", help="store a hashed Jupyter password for the labs")
     command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")

@@ -3,7 +3,8 @@
 The tests run this inside the container with the image's Python, against the server there, so it
 needs only what every pyrlab image has (tornado comes with jupyter_server).
 Usage: python kernel_client.py PORT TOKEN KERNEL_NAME CODE; prints {"status", "output", "seconds"},
-the seconds from asking for the kernel to the cell's reply.
+the seconds from asking for the kernel to the cell's reply. PORT may also be HOST:PORT/PREFIX, a
+server behind JupyterHub's proxy (127.0.0.1:8000/user/alice).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def execute_request(code: str) -> tuple[str, dict[str, Any]]:
 
 async def run_cell(port: str, token: str, kernel_name: str, code: str) -> dict[str, str | float]:
     started = time.monotonic()
-    base = f"127.0.0.1:{port}"
+    base = f"127.0.0.1:{port}" if port.isdigit() else port.rstrip("/")
     headers = {"Authorization": f"token {token}"}
     http = AsyncHTTPClient()
     reply = await http.fetch(

@@ -1,0 +1,37 @@
+"""`make hub-user NAME`: add a user (or authorize one who signed up) with a new random password,
+printed once. Runs in the hub's container, beside the running hub."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sys
+
+import bcrypt
+from jupyterhub import orm
+from nativeauthenticator.orm import UserInfo
+
+DB_URL = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or not NAME.match(argv[0]):
+        print("usage: make hub-user NAME (lower case letters, digits, . _ -)", file=sys.stderr)
+        return 2
+    name = argv[0]
+    session = orm.new_session_factory(DB_URL)()
+    password = secrets.token_urlsafe(12)
+    hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt())
+    info = UserInfo.find(session, name)
+    if info is None:
+        session.add(UserInfo(username=name, password=hashed, is_authorized=True))
+    else:
+        info.password, info.is_authorized = hashed, True
+    session.commit()
+    print(password)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,76 @@
+# JupyterHub of `make hub`: settings come from the environment the Makefile passes (HUB_*).
+# The hub's state (database, cookie secret, proxy token) lives in /srv/jupyterhub, the host's
+# HUB_DATA, in files only root reads.
+import os
+import secrets
+import sys
+from pathlib import Path
+
+c = get_config()  # noqa: F821 - provided by traitlets when the file is loaded
+DATA = Path("/srv/jupyterhub")
+
+
+def private_secret(name: str) -> str:
+    """A random secret kept in DATA (mode 0600): the same across restarts of the hub."""
+    path = DATA / name
+    if not path.exists():
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secrets.token_hex(32) + "\n")
+    return path.read_text().strip()
+
+
+def images() -> dict[str, str]:
+    """HUB_IMAGES, `name=reference,…`: what users may choose, and nothing else."""
+    pairs = (item.split("=", 1) for item in os.environ["HUB_IMAGES"].split(",") if "=" in item)
+    return {name.strip(): reference.strip() for name, reference in pairs}
+
+
+c.JupyterHub.bind_url = "http://:8000"
+c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
+c.JupyterHub.hub_connect_url = f"http://{os.environ['HUB_CONTAINER']}:8081"
+c.JupyterHub.db_url = f"sqlite:///{DATA}/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = str(DATA / "jupyterhub_cookie_secret")
+c.ConfigurableHTTPProxy.auth_token = private_secret("proxy_token")
+c.ConfigurableHTTPProxy.pid_file = str(DATA / "jupyterhub-proxy.pid")
+# A restarted or upgraded hub finds its users' servers still running.
+c.JupyterHub.cleanup_servers = False
+
+# Users with their own passwords (hashed); the admin authorizes sign-ups, or adds users with
+# `make hub-user NAME`. Nobody gets in without that.
+c.JupyterHub.authenticator_class = "native"
+c.NativeAuthenticator.open_signup = False
+c.Authenticator.admin_users = {os.environ["HUB_ADMIN"]}
+c.Authenticator.allow_all = True  # NativeAuthenticator lets only authorized users log in
+
+c.JupyterHub.spawner_class = "pyrlab_hub.PyrlabSpawner"
+c.DockerSpawner.allowed_images = images()
+c.DockerSpawner.network_name = os.environ["HUB_NETWORK"]
+c.DockerSpawner.use_internal_ip = True  # no published port: only the hub's proxy reaches a lab
+c.DockerSpawner.remove = True  # the home persists on the host; the container does not
+c.DockerSpawner.name_template = os.environ["HUB_CONTAINER"] + "-{username}"
+c.DockerSpawner.notebook_dir = "/home/jovyan/work"
+# pyrlab's images start through start.sh (their entry point), which runs the root stage, drops to
+# the notebook user and runs this with the hub's arguments; they have no CMD of their own.
+c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
+c.Spawner.start_timeout = 120
+c.Spawner.http_timeout = 90
+if os.environ.get("HUB_MEM_LIMIT"):
+    c.Spawner.mem_limit = os.environ["HUB_MEM_LIMIT"]
+if os.environ.get("HUB_CPU_LIMIT"):
+    c.Spawner.cpu_limit = float(os.environ["HUB_CPU_LIMIT"])
+
+# Idle servers are stopped by jupyterhub-idle-culler, a service of the hub.
+c.JupyterHub.services = [
+    {
+        "name": "idle-culler",
+        "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={os.environ['HUB_IDLE_TIMEOUT']}"],
+    }
+]
+c.JupyterHub.load_roles = [
+    {
+        "name": "idle-culler",
+        "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+        "services": ["idle-culler"],
+    }
+]

@@ -1,0 +1,212 @@
+"""Start, stop and describe the team server: what `make hub` and its siblings run.
+
+The hub is a container of pyrlab-hub with the Docker socket, on a private Docker network of its
+own with its users' labs, and only its proxy's port published. Its settings come from the
+environment make exports (HUB_*); each is checked here before anything starts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyrlab.lab import LabError, bind_mount, check_mountable, container_state, is_loopback, run_cli
+
+HUB_LABEL = "pyrlab.hub"
+USER_LABEL = "pyrlab.hub.user"
+GPU_LABEL = "pyrlab.hub.gpus"
+DOCKER_SOCKET = "/var/run/docker.sock"
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """The team server's settings, from the environment make exports."""
+
+    bind: str
+    port: int
+    data: Path
+    homes: Path
+    shared: str
+    admin: str
+    images: str
+    mem_limit: str
+    cpu_limit: str
+    idle_timeout: int
+    uid_base: int
+    gpu_pool: str
+    gpus_per_user: int
+
+    @property
+    def name(self) -> str:
+        """The hub's container and network: one hub per port."""
+        return f"pyrlab-hub-{self.port}"
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.bind in ("0.0.0.0", "") else self.bind  # noqa: S104 - a comparison
+        return f"http://{host}:{self.port}/hub/"
+
+    @classmethod
+    def from_environment(cls) -> HubSettings:
+        def number(variable: str, default: str) -> int:
+            text = os.environ.get(variable, default)
+            if not text.isdigit():
+                raise LabError(f"{variable}={text}: give a whole number, e.g. {variable}={default}")
+            return int(text)
+
+        def folder(variable: str) -> Path:
+            text = os.environ.get(variable, "")
+            if not text:
+                raise LabError(f"{variable} is not set: give a folder, e.g. `make hub {variable}=/srv/pyrlab`")
+            path = Path(text).expanduser().absolute()
+            check_mountable(path, variable)
+            return path
+
+        admin = os.environ.get("HUB_ADMIN", "")
+        if not admin:
+            raise LabError("HUB_ADMIN is not set: name the admin who authorizes sign-ups, e.g. HUB_ADMIN=alice")
+        images = os.environ.get("HUB_IMAGES", "")
+        if not images or any("=" not in item for item in images.split(",")):
+            raise LabError(f"HUB_IMAGES={images}: give name=image pairs, e.g. HUB_IMAGES=pylab=pylab:latest")
+        return cls(
+            bind=os.environ.get("HUB_BIND", "127.0.0.1"),
+            port=number("HUB_PORT", "8000"),
+            data=folder("HUB_DATA"),
+            homes=folder("HUB_HOMES"),
+            shared=os.environ.get("HUB_SHARED", ""),
+            admin=admin,
+            images=images,
+            mem_limit=os.environ.get("HUB_MEM_LIMIT", ""),
+            cpu_limit=os.environ.get("HUB_CPU_LIMIT", ""),
+            idle_timeout=number("HUB_IDLE_TIMEOUT", "3600"),
+            uid_base=number("HUB_UID_BASE", "20000"),
+            gpu_pool=os.environ.get("GPU_POOL", ""),
+            gpus_per_user=number("GPUS_PER_USER", "1"),
+        )
+
+
+def image_references(settings: HubSettings) -> list[str]:
+    return [item.split("=", 1)[1].strip() for item in settings.images.split(",")]
+
+
+def docker_run_args(settings: HubSettings, image: str) -> list[str]:
+    environment = {
+        "HUB_CONTAINER": settings.name, "HUB_NETWORK": settings.name, "HUB_HOMES": str(settings.homes),
+        "HUB_SHARED": settings.shared, "HUB_ADMIN": settings.admin, "HUB_IMAGES": settings.images,
+        "HUB_MEM_LIMIT": settings.mem_limit, "HUB_CPU_LIMIT": settings.cpu_limit,
+        "HUB_IDLE_TIMEOUT": str(settings.idle_timeout), "HUB_UID_BASE": str(settings.uid_base),
+        "GPU_POOL": settings.gpu_pool, "GPUS_PER_USER": str(settings.gpus_per_user),
+    }  # fmt: skip
+    args = [
+        "run", "--detach", "--name", settings.name, "--network", settings.name,
+        "--label", f"{HUB_LABEL}={settings.name}", "--restart", "unless-stopped",
+        "--publish", f"{settings.bind}:{settings.port}:8000",
+        # The hub creates and removes its users' containers: it needs the engine's socket.
+        "--mount", bind_mount(Path(DOCKER_SOCKET), DOCKER_SOCKET),
+        "--mount", bind_mount(settings.data, "/srv/jupyterhub"),
+        # The homes at the same path inside: the hub makes them, and names them to the engine.
+        "--mount", bind_mount(settings.homes, str(settings.homes)),
+    ]  # fmt: skip
+    for variable, value in environment.items():
+        args += ["--env", f"{variable}={value}"]
+    return [*args, image]
+
+
+def wait_until_answering(cli: str, settings: HubSettings, timeout: float = 90.0) -> None:
+    health = settings.url + "health"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(health, timeout=2) as answer:  # noqa: S310 - the hub on this machine
+                if answer.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass  # not listening yet
+        if container_state(cli, settings.name) != "running":
+            break
+        time.sleep(0.3)
+    raise LabError(f"the team server did not answer at {health}: see `make hub-logs`")
+
+
+def start(cli: str, image: str) -> str:
+    """Start the hub; return what to tell the admin."""
+    settings = HubSettings.from_environment()
+    for reference in [image, *image_references(settings)]:
+        if run_cli_ok(cli, "image", "inspect", reference) is False:
+            raise LabError(f"image {reference} does not exist: run `make build` (and check HUB_IMAGES)")
+    state = container_state(cli, settings.name)
+    if state == "running":
+        raise LabError(f"{settings.name} is already running at {settings.url}: `make hub-stop` stops it")
+    if state is not None:
+        run_cli(cli, "rm", settings.name)
+    for path, mode in ((settings.data, 0o700), (settings.homes, 0o755)):
+        path.mkdir(mode=mode, parents=True, exist_ok=True)
+    settings.data.chmod(0o700)  # the hub's database and secrets: root's and yours alone
+    if run_cli_ok(cli, "network", "inspect", settings.name) is False:
+        run_cli(cli, "network", "create", "--label", f"{HUB_LABEL}={settings.name}", settings.name)
+    run_cli(cli, *docker_run_args(settings, image))
+    wait_until_answering(cli, settings)
+    lines = [f"the team server is running. Open:\n\n    {settings.url}\n"]
+    lines.append(f"{settings.admin} signs up at {settings.url}signup and authorizes the others there;")
+    lines.append("or add a user with a password: make hub-user NAME=alice")
+    if is_loopback(settings.bind):
+        lines.append(
+            f"From a laptop: ssh -L {settings.port}:127.0.0.1:{settings.port} this-server, then open the URL there."
+        )
+    else:
+        print(
+            f"WARNING: HUB_BIND={settings.bind} without HTTPS: passwords cross the network in clear; "
+            "keep HUB_BIND=127.0.0.1 and use ssh -L",
+            file=sys.stderr,
+        )
+    return "\n".join(lines)
+
+
+def run_cli_ok(cli: str, *args: str) -> bool:
+    try:
+        run_cli(cli, *args)
+    except LabError:
+        return False
+    return True
+
+
+def stop(cli: str) -> list[str]:
+    """Stop the hub and its users' labs (their homes and the hub's data stay); return what stopped."""
+    settings = HubSettings.from_environment()
+    names = run_cli(cli, "ps", "--all", "--filter", f"label={HUB_LABEL}={settings.name}", "--format", "{{.Names}}")
+    stopped = [name for name in names.split() if name]
+    if stopped:
+        run_cli(cli, "rm", "--force", *stopped)
+    if run_cli_ok(cli, "network", "inspect", settings.name):
+        run_cli(cli, "network", "rm", settings.name)
+    return stopped
+
+
+def status(cli: str) -> list[str]:
+    """The hub and a line per user's lab: user, image, GPUs, state."""
+    settings = HubSettings.from_environment()
+    state = container_state(cli, settings.name) or "not running"
+    lines = [f"{settings.name}\t{state}\t{settings.url}"]
+    fields = ["{{.Names}}", "{{.Image}}", "{{.State}}", "{{.Status}}", f'{{{{.Label "{USER_LABEL}"}}}}']
+    fields.append(f'{{{{.Label "{GPU_LABEL}"}}}}')
+    output = run_cli(
+        cli, "ps", "--all", "--filter", f"label={USER_LABEL}", "--filter", f"label={HUB_LABEL}={settings.name}",
+        "--format", "\t".join(fields),
+    )  # fmt: skip
+    for row in filter(None, output.splitlines()):
+        _, image, container_state_now, since, user, gpus = row.split("\t", 5)
+        lines.append(f"{user}\t{image}\t{container_state_now} ({since})\tGPUs: {gpus or '-'}")
+    return lines
+
+
+def add_user(cli: str, name: str) -> str:
+    """A new random password for NAME, who is authorized from now on."""
+    settings = HubSettings.from_environment()
+    if container_state(cli, settings.name) != "running":
+        raise LabError(f"the team server {settings.name} is not running: `make hub` first")
+    return run_cli(cli, "exec", settings.name, "python", "/etc/jupyterhub/hub_users.py", name).strip()

@@ -1,0 +1,227 @@
+"""The team server for real: `make hub` starts JupyterHub, which spawns real containers of pylab
+and rlab for users added with `make hub-user`; everything through the hub's port on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import requests
+
+from imagelab import KERNEL_CLIENT
+from makerun import make
+from pyrlab.makefile import free_port
+
+
+@dataclass(frozen=True)
+class Hub:
+    port: int
+    data: Path
+    homes: Path
+    settings: list[str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def name(self) -> str:
+        return f"pyrlab-hub-{self.port}"
+
+
+class HubUser:
+    """A browser's session of one user: logged in through the login form, with its XSRF cookie."""
+
+    def __init__(self, hub: Hub, name: str, password: str) -> None:
+        self.hub, self.name = hub, name
+        self.session = requests.Session()
+        self.session.get(f"{hub.url}/hub/login", timeout=10)
+        answer = self.session.post(
+            f"{hub.url}/hub/login",
+            data={"username": name, "password": password, "_xsrf": self.session.cookies.get("_xsrf", "")},
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert answer.status_code == 302, answer.text[:500]
+        assert "/hub/login" not in answer.headers.get("Location", "")
+
+    def api(self, method: str, path: str, **options: Any) -> requests.Response:
+        headers = {"X-XSRFToken": self.session.cookies.get("_xsrf", "")}
+        return self.session.request(method, f"{self.hub.url}/hub/api{path}", headers=headers, timeout=30, **options)
+
+    def spawn(self, image: str) -> None:
+        answer = self.api("POST", f"/users/{self.name}/server", json={"image": image})
+        assert answer.status_code in (201, 202), answer.text
+        deadline = time.monotonic() + 150
+        while not self.api("GET", f"/users/{self.name}").json()["servers"].get("", {}).get("ready"):
+            assert time.monotonic() < deadline, self.api("GET", f"/users/{self.name}").text
+            time.sleep(1)
+
+    def stop(self, client: Any) -> None:
+        answer = self.api("DELETE", f"/users/{self.name}/server")
+        assert answer.status_code in (202, 204), answer.text
+        deadline = time.monotonic() + 60
+        while client.containers.list(all=True, filters={"name": f"{self.hub.name}-{self.name}"}):
+            assert time.monotonic() < deadline, "the container was not removed"
+            time.sleep(0.5)
+
+    def token(self) -> str:
+        answer = self.api("POST", f"/users/{self.name}/tokens", json={"note": "pyrlab test"})
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["token"])
+
+
+def run_cell(client: Any, hub: Hub, user: str, token: str, kernel: str, code: str) -> str:
+    """A cell through the hub's proxy (REST and websocket), from inside the hub's container."""
+    container = client.containers.get(hub.name)
+    exit_code, output = container.exec_run(
+        ["python", "-c", KERNEL_CLIENT, f"127.0.0.1:8000/user/{user}", token, kernel, code]
+    )
+    text = output.decode(errors="replace")
+    assert exit_code == 0, text
+    result = json.loads(text.strip().splitlines()[-1])
+    assert result["status"] == "ok", result
+    return str(result["output"])
+
+
+@pytest.fixture(scope="module")
+def docker_client() -> Any:
+    return docker.from_env(version="auto")
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    folder = tmp_path_factory.mktemp("hub")
+    port = free_port()
+    settings = [f"HUB_PORT={port}", f"HUB_DATA={folder / 'data'}", f"HUB_HOMES={folder / 'homes'}", "HUB_ADMIN=admin"]
+    settings += ["HUB_MEM_LIMIT=2G", "HUB_CPU_LIMIT=1"]
+    started = make("hub", *settings)
+    assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+    assert f"http://127.0.0.1:{port}/hub/" in started.stdout
+    assert f"ssh -L {port}:127.0.0.1:{port}" in started.stdout
+    yield Hub(port, folder / "data", folder / "homes", settings)
+    stopped = make("hub-stop", *settings)
+    assert stopped.returncode == 0, stopped.stderr
+
+
+def add_user(hub: Hub, name: str) -> HubUser:
+    added = make("hub-user", f"NAME={name}", *hub.settings)
+    assert added.returncode == 0, added.stdout + added.stderr
+    password = re.search(r"^    (\S+)$", added.stdout, re.MULTILINE)
+    assert password, added.stdout
+    return HubUser(hub, name, password.group(1))
+
+
+@pytest.fixture(scope="module")
+def alice(hub: Hub) -> HubUser:
+    return add_user(hub, "alice")
+
+
+@pytest.fixture(scope="module")
+def bob(hub: Hub) -> HubUser:
+    return add_user(hub, "bob")
+
+
+def test_hub_state_is_private(hub: Hub) -> None:
+    assert hub.data.stat().st_mode & 0o077 == 0
+    for name in ("proxy_token", "jupyterhub_cookie_secret"):
+        assert (hub.data / name).stat().st_mode & 0o077 == 0, name
+
+
+def test_nobody_gets_in_without_a_password(hub: Hub) -> None:
+    session = requests.Session()
+    session.get(f"{hub.url}/hub/login", timeout=10)
+    answer = session.post(
+        f"{hub.url}/hub/login",
+        data={"username": "mallory", "password": "guess", "_xsrf": session.cookies.get("_xsrf", "")},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert answer.status_code != 302 or "/hub/login" in answer.headers.get("Location", "")
+    assert requests.get(f"{hub.url}/hub/api/users", timeout=10).status_code == 403
+
+
+def test_an_image_outside_the_list_is_refused(bob: HubUser) -> None:
+    answer = bob.api("POST", "/users/bob/server", json={"image": "pyrlab-base:latest"})
+    assert answer.status_code == 400, answer.text
+    assert "not in allowed list" in answer.text
+
+
+def test_two_users_run_code_in_their_own_labs(hub: Hub, alice: HubUser, bob: HubUser, docker_client: Any) -> None:
+    alice.spawn("pylab")
+    bob.spawn("rlab")
+    tokens = {"alice": alice.token(), "bob": bob.token()}
+    write = (
+        "import os; open('/home/jovyan/work/proof.txt', 'w').write(os.environ['JUPYTERHUB_USER']); print(os.getuid())"
+    )
+    uids = {user: int(run_cell(docker_client, hub, user, token, "python3", write)) for user, token in tokens.items()}
+    assert run_cell(docker_client, hub, "bob", tokens["bob"], "ir", "cat(6 * 7)") == "42"
+    assert uids["alice"] != uids["bob"]
+    for user, uid in uids.items():
+        proof = hub.homes / user / "proof.txt"
+        assert proof.read_text() == user
+        assert proof.stat().st_uid == uid
+        assert (hub.homes / user).stat().st_uid == uid
+        assert (hub.homes / user).stat().st_mode & 0o077 == 0  # the other users cannot read it
+
+
+def test_users_containers_are_isolated_as_labs_are(hub: Hub, alice: HubUser, docker_client: Any) -> None:
+    container = docker_client.containers.get(f"{hub.name}-alice")
+    host_config = container.attrs["HostConfig"]
+    assert host_config["CapDrop"] == ["ALL"]
+    assert "no-new-privileges" in host_config["SecurityOpt"]
+    assert not any(host_config.get("PortBindings") or {}.values())  # only the hub's proxy is published
+    assert host_config["NetworkMode"] == hub.name
+    assert host_config["Memory"] == 2 * 1024**3
+    assert host_config["NanoCpus"] or host_config["CpuQuota"] == 100_000
+
+
+def test_one_user_cannot_reach_another_users_lab(hub: Hub, alice: HubUser, bob: HubUser) -> None:
+    status = f"{hub.url}/user/alice/api/status"
+    as_bob = bob.session.get(status, allow_redirects=False, timeout=10)
+    assert as_bob.status_code in (302, 403), as_bob.text[:300]
+    assert "started" not in as_bob.text
+    with_bobs_token = requests.get(status, headers={"Authorization": f"token {bob.token()}"}, timeout=10)
+    assert with_bobs_token.status_code == 403
+    anonymous = requests.get(status, allow_redirects=False, timeout=10)
+    assert anonymous.status_code in (302, 403)
+    assert requests.get(status, headers={"Authorization": f"token {alice.token()}"}, timeout=10).status_code == 200
+
+
+def test_a_hub_restart_leaves_the_labs_running(hub: Hub, alice: HubUser, docker_client: Any) -> None:
+    lab = docker_client.containers.get(f"{hub.name}-alice")
+    docker_client.containers.get(hub.name).restart(timeout=10)
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if requests.get(f"{hub.url}/hub/health", timeout=2).ok:
+                break
+        except requests.ConnectionError:
+            pass  # restarting
+        assert time.monotonic() < deadline, "the hub did not come back"
+        time.sleep(0.5)
+    lab.reload()
+    assert lab.status == "running"
+    assert run_cell(docker_client, hub, "alice", alice.token(), "python3", "print(6 * 7)").strip() == "42"
+
+
+def test_files_survive_a_stop_and_a_new_spawn(hub: Hub, alice: HubUser, docker_client: Any) -> None:
+    alice.stop(docker_client)
+    alice.spawn("pylab")
+    output = run_cell(
+        docker_client, hub, "alice", alice.token(), "python3", "print(open('/home/jovyan/work/proof.txt').read())"
+    )
+    assert output.strip() == "alice"
+
+
+def test_hub_status_lists_each_users_lab(hub: Hub, alice: HubUser) -> None:
+    shown = make("hub-status", *hub.settings)
+    assert shown.returncode == 0, shown.stderr
+    assert re.search(r"^alice\tpylab:latest\trunning", shown.stdout, re.MULTILINE), shown.stdout
