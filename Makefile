@@ -85,6 +85,8 @@ HUB_DATA ?= $(HOME)/pyrlab-hub/data
 HUB_HOMES ?= $(HOME)/pyrlab-hub/homes
 ## Team server: optional folder every user reads (not writes) at ~/shared
 HUB_SHARED ?=
+## Team server: how users log in: native (their own passwords, the admin authorizes), github, gitlab or generic (OAuth, configured by DOCKER/hub/oauth.json)
+HUB_AUTH ?= native
 ## Team server: its admin's user name, who authorizes sign-ups
 HUB_ADMIN ?= $(USER)
 ## Team server: the images users may choose, name=reference, comma-separated
@@ -286,7 +288,7 @@ $(BUILD)/pyrlab-proxies.id: $(call inputs,proxies) $(call parent_stamp,pyrlab-ba
 
 ##@ Team server (JupyterHub spawning pylab and rlab for each user, on HUB_BIND:HUB_PORT)
 .PHONY: hub hub-stop hub-logs hub-status hub-user
-export HUB_BIND HUB_PORT HUB_DATA HUB_HOMES HUB_SHARED HUB_ADMIN HUB_IMAGES HUB_MEM_LIMIT HUB_CPU_LIMIT \
+export HUB_BIND HUB_PORT HUB_DATA HUB_HOMES HUB_SHARED HUB_AUTH HUB_ADMIN HUB_IMAGES HUB_MEM_LIMIT HUB_CPU_LIMIT \
 	HUB_IDLE_TIMEOUT HUB_UID_BASE GPU_POOL GPUS_PER_USER
 hub: $(TOOLS) $(BUILD)/pyrlab-hub.id ## start the team server (build it first when needed); prints its URL
 	$(PYRLAB) hub-start --cli '$(CONTAINER_CLI)' --image $(call ref,pyrlab-hub)

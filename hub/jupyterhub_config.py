@@ -1,6 +1,7 @@
 # JupyterHub of `make hub`: settings come from the environment the Makefile passes (HUB_*).
 # The hub's state (database, cookie secret, proxy token) lives in /srv/jupyterhub, the host's
 # HUB_DATA, in files only root reads.
+import json
 import os
 import secrets
 import sys
@@ -36,12 +37,40 @@ c.ConfigurableHTTPProxy.pid_file = str(DATA / "jupyterhub-proxy.pid")
 # A restarted or upgraded hub finds its users' servers still running.
 c.JupyterHub.cleanup_servers = False
 
-# Users with their own passwords (hashed); the admin authorizes sign-ups, or adds users with
-# `make hub-user NAME`. Nobody gets in without that.
-c.JupyterHub.authenticator_class = "native"
-c.NativeAuthenticator.open_signup = False
+# HUB_AUTH=native: users with their own passwords (hashed); the admin authorizes sign-ups, or
+# adds users with `make hub-user NAME`. Nobody gets in without that. github, gitlab or generic
+# (any OpenID Connect provider): OAuth, configured by DOCKER/hub/oauth.json (mounted read-only).
+CONFIG = Path("/srv/pyrlab-config")
+AUTH = os.environ.get("HUB_AUTH", "native")
 c.Authenticator.admin_users = {os.environ["HUB_ADMIN"]}
-c.Authenticator.allow_all = True  # NativeAuthenticator lets only authorized users log in
+if AUTH == "native":
+    c.JupyterHub.authenticator_class = "native"
+    c.NativeAuthenticator.open_signup = False
+    c.Authenticator.allow_all = True  # NativeAuthenticator lets only authorized users log in
+else:
+    oauth = json.loads((CONFIG / "hub" / "oauth.json").read_text())
+    c.JupyterHub.authenticator_class = {"github": "github", "gitlab": "gitlab", "generic": "generic-oauth"}[AUTH]
+    c.OAuthenticator.client_id = oauth["client_id"]
+    c.OAuthenticator.client_secret = oauth["client_secret"]
+    c.OAuthenticator.oauth_callback_url = oauth["callback_url"]
+    # Only the users (or organizations, groups) the file names get in, never everyone.
+    c.OAuthenticator.allowed_users = set(oauth.get("allowed_users", []))
+    if AUTH == "github":
+        c.GitHubOAuthenticator.allowed_organizations = set(oauth.get("allowed_organizations", []))
+    if AUTH == "gitlab":
+        c.GitLabOAuthenticator.allowed_gitlab_groups = set(oauth.get("allowed_groups", []))
+        c.GitLabOAuthenticator.gitlab_url = oauth.get("gitlab_url", "https://gitlab.com")
+    if AUTH == "generic":
+        c.GenericOAuthenticator.authorize_url = oauth["authorize_url"]
+        c.GenericOAuthenticator.token_url = oauth["token_url"]
+        c.GenericOAuthenticator.userdata_url = oauth["userdata_url"]
+        c.GenericOAuthenticator.username_claim = oauth.get("username_claim", "preferred_username")
+        c.GenericOAuthenticator.scope = oauth.get("scope", ["openid", "profile", "email"])
+
+# HTTPS with the labs' certificate and key (DOCKER/ssl/cert.pem, key.pem), when there are some.
+if (CONFIG / "ssl" / "cert.pem").is_file() and (CONFIG / "ssl" / "key.pem").is_file():
+    c.JupyterHub.ssl_cert = str(CONFIG / "ssl" / "cert.pem")
+    c.JupyterHub.ssl_key = str(CONFIG / "ssl" / "key.pem")
 
 c.JupyterHub.spawner_class = "pyrlab_hub.PyrlabSpawner"
 c.DockerSpawner.allowed_images = images()
@@ -65,12 +94,15 @@ c.JupyterHub.services = [
     {
         "name": "idle-culler",
         "command": [sys.executable, "-m", "jupyterhub_idle_culler", f"--timeout={os.environ['HUB_IDLE_TIMEOUT']}"],
-    }
+    },
+    {"name": "status", "api_token": private_secret("status_token")},
 ]
 c.JupyterHub.load_roles = [
     {
         "name": "idle-culler",
         "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
         "services": ["idle-culler"],
-    }
+    },
+    # `make hub-status` reads each user's last activity, nothing else.
+    {"name": "status", "scopes": ["list:users", "read:users:activity", "read:servers"], "services": ["status"]},
 ]

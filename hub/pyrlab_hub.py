@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from docker.errors import APIError
 from docker.types import DeviceRequest
 from dockerspawner import DockerSpawner
 from tornado import web
@@ -78,4 +79,20 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
         # Root only for start.sh's root stage, which gives the notebook user the host uid and drops.
         self.extra_create_kwargs = {"user": "root", "labels": labels}
         self.extra_host_config = host_config
-        return await super().start()
+        if gpus.GPU_LABEL not in labels:
+            return await super().start()
+        try:
+            return await super().start()
+        except APIError as error:
+            # The engine refuses GPUs it cannot give (no NVIDIA Container Toolkit, a wrong id): say
+            # which GPUs were asked for, as the engine recorded them, and why it refused.
+            container = await self.get_object()
+            asked = container["HostConfig"]["DeviceRequests"] if container else host_config["device_requests"]
+            ids = ",".join(
+                id_ for request in asked for id_ in (request.get("DeviceIDs") or request.get("device_ids") or [])
+            )
+            raise web.HTTPError(
+                503,
+                f"your lab was given GPU {ids} of GPU_POOL, but the Docker engine could not start it with them: "
+                f"{error.explanation or error}. Ask the admin (is the NVIDIA Container Toolkit installed?)",
+            ) from None

@@ -7,20 +7,43 @@ environment make exports (HUB_*); each is checked here before anything starts.
 
 from __future__ import annotations
 
+import json
 import os
+import ssl
 import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
-from pyrlab.lab import LabError, bind_mount, check_mountable, container_state, is_loopback, run_cli
+from pyrlab.lab import (
+    LabError,
+    bind_mount,
+    check_mountable,
+    check_private,
+    container_state,
+    is_loopback,
+    prepare_config_dir,
+    run_cli,
+)
 
 HUB_LABEL = "pyrlab.hub"
 USER_LABEL = "pyrlab.hub.user"
 GPU_LABEL = "pyrlab.hub.gpus"
 DOCKER_SOCKET = "/var/run/docker.sock"
+AUTHENTICATORS = ("native", "github", "gitlab", "generic")
+# Inside the hub: the admin's DOCKER folder, read-only (ssl/ for HTTPS, hub/oauth.json for OAuth).
+CONFIG_IN_HUB = "/srv/pyrlab-config"
+# What `make hub-status` runs in the hub: each user's last activity, with the status service's token.
+ACTIVITY = """
+import json, urllib.request
+token = open('/srv/jupyterhub/status_token').read().strip()
+request = urllib.request.Request('http://127.0.0.1:8081/hub/api/users', headers={'Authorization': 'token ' + token})
+users = json.load(urllib.request.urlopen(request, timeout=10))
+print(json.dumps({user['name']: user['last_activity'] for user in users}))
+"""
 
 
 @dataclass(frozen=True)
@@ -40,6 +63,12 @@ class HubSettings:
     uid_base: int
     gpu_pool: str
     gpus_per_user: int
+    auth: str
+    config: Path
+
+    @property
+    def https(self) -> bool:
+        return (self.config / "ssl" / "cert.pem").is_file() and (self.config / "ssl" / "key.pem").is_file()
 
     @property
     def name(self) -> str:
@@ -49,7 +78,7 @@ class HubSettings:
     @property
     def url(self) -> str:
         host = "127.0.0.1" if self.bind in ("0.0.0.0", "") else self.bind  # noqa: S104 - a comparison
-        return f"http://{host}:{self.port}/hub/"
+        return f"{'https' if self.https else 'http'}://{host}:{self.port}/hub/"
 
     @classmethod
     def from_environment(cls) -> HubSettings:
@@ -70,6 +99,9 @@ class HubSettings:
         admin = os.environ.get("HUB_ADMIN", "")
         if not admin:
             raise LabError("HUB_ADMIN is not set: name the admin who authorizes sign-ups, e.g. HUB_ADMIN=alice")
+        auth = os.environ.get("HUB_AUTH", "native")
+        if auth not in AUTHENTICATORS:
+            raise LabError(f"HUB_AUTH={auth}: use one of {', '.join(AUTHENTICATORS)}")
         images = os.environ.get("HUB_IMAGES", "")
         if not images or any("=" not in item for item in images.split(",")):
             raise LabError(f"HUB_IMAGES={images}: give name=image pairs, e.g. HUB_IMAGES=pylab=pylab:latest")
@@ -87,6 +119,8 @@ class HubSettings:
             uid_base=number("HUB_UID_BASE", "20000"),
             gpu_pool=os.environ.get("GPU_POOL", ""),
             gpus_per_user=number("GPUS_PER_USER", "1"),
+            auth=auth,
+            config=folder("DOCKER"),
         )
 
 
@@ -100,7 +134,7 @@ def docker_run_args(settings: HubSettings, image: str) -> list[str]:
         "HUB_SHARED": settings.shared, "HUB_ADMIN": settings.admin, "HUB_IMAGES": settings.images,
         "HUB_MEM_LIMIT": settings.mem_limit, "HUB_CPU_LIMIT": settings.cpu_limit,
         "HUB_IDLE_TIMEOUT": str(settings.idle_timeout), "HUB_UID_BASE": str(settings.uid_base),
-        "GPU_POOL": settings.gpu_pool, "GPUS_PER_USER": str(settings.gpus_per_user),
+        "GPU_POOL": settings.gpu_pool, "GPUS_PER_USER": str(settings.gpus_per_user), "HUB_AUTH": settings.auth,
     }  # fmt: skip
     args = [
         "run", "--detach", "--name", settings.name, "--network", settings.name,
@@ -111,6 +145,7 @@ def docker_run_args(settings: HubSettings, image: str) -> list[str]:
         "--mount", bind_mount(settings.data, "/srv/jupyterhub"),
         # The homes at the same path inside: the hub makes them, and names them to the engine.
         "--mount", bind_mount(settings.homes, str(settings.homes)),
+        "--mount", bind_mount(settings.config, CONFIG_IN_HUB) + ",readonly",
     ]  # fmt: skip
     for variable, value in environment.items():
         args += ["--env", f"{variable}={value}"]
@@ -119,13 +154,16 @@ def docker_run_args(settings: HubSettings, image: str) -> list[str]:
 
 def wait_until_answering(cli: str, settings: HubSettings, timeout: float = 90.0) -> None:
     health = settings.url + "health"
+    unverified = ssl.create_default_context()
+    unverified.check_hostname = False
+    unverified.verify_mode = ssl.CERT_NONE  # the hub's own certificate, perhaps self-signed
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(health, timeout=2) as answer:  # noqa: S310 - the hub on this machine
+            with urllib.request.urlopen(health, timeout=2, context=unverified) as answer:  # noqa: S310 - this hub
                 if answer.status == 200:
                     return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
+        except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
             pass  # not listening yet
         if container_state(cli, settings.name) != "running":
             break
@@ -139,6 +177,17 @@ def start(cli: str, image: str) -> str:
     for reference in [image, *image_references(settings)]:
         if run_cli_ok(cli, "image", "inspect", reference) is False:
             raise LabError(f"image {reference} does not exist: run `make build` (and check HUB_IMAGES)")
+    prepare_config_dir(settings.config)
+    if settings.auth != "native":
+        oauth = settings.config / "hub" / "oauth.json"
+        if not oauth.is_file():
+            raise LabError(
+                f"HUB_AUTH={settings.auth} needs {oauth}: a JSON file with client_id, client_secret, callback_url "
+                "and allowed_users (see the README's Team server section); or HUB_AUTH=native"
+            )
+        check_private(oauth, oauth.stat())
+        if oauth.stat().st_mode & 0o044:
+            raise LabError(f"{oauth} holds a client secret: `chmod 600 {oauth}`")
     state = container_state(cli, settings.name)
     if state == "running":
         raise LabError(f"{settings.name} is already running at {settings.url}: `make hub-stop` stops it")
@@ -154,11 +203,11 @@ def start(cli: str, image: str) -> str:
     lines = [f"the team server is running. Open:\n\n    {settings.url}\n"]
     lines.append(f"{settings.admin} signs up at {settings.url}signup and authorizes the others there;")
     lines.append("or add a user with a password: make hub-user NAME=alice")
-    if is_loopback(settings.bind):
+    if is_loopback(settings.bind) or settings.https:
         lines.append(
             f"From a laptop: ssh -L {settings.port}:127.0.0.1:{settings.port} this-server, then open the URL there."
         )
-    else:
+    if not is_loopback(settings.bind) and not settings.https:
         print(
             f"WARNING: HUB_BIND={settings.bind} without HTTPS: passwords cross the network in clear; "
             "keep HUB_BIND=127.0.0.1 and use ssh -L",
@@ -198,9 +247,15 @@ def status(cli: str) -> list[str]:
         cli, "ps", "--all", "--filter", f"label={USER_LABEL}", "--filter", f"label={HUB_LABEL}={settings.name}",
         "--format", "\t".join(fields),
     )  # fmt: skip
+    activity: dict[str, str] = {}
+    if state == "running":
+        activity = json.loads(run_cli(cli, "exec", settings.name, "python", "-c", ACTIVITY))
+    now = datetime.now(UTC)
     for row in filter(None, output.splitlines()):
         _, image, container_state_now, since, user, gpus = row.split("\t", 5)
-        lines.append(f"{user}\t{image}\t{container_state_now} ({since})\tGPUs: {gpus or '-'}")
+        last = activity.get(user)
+        idle = f"idle {int((now - datetime.fromisoformat(last)).total_seconds())} s" if last else "idle: unknown"
+        lines.append(f"{user}\t{image}\t{container_state_now} ({since})\tGPUs: {gpus or '-'}\t{idle}")
     return lines
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +17,11 @@ import pytest
 import requests
 
 from imagelab import KERNEL_CLIENT
-from makerun import make
+from makerun import REPO, make
+from pyrlab.chain import read_chain
 from pyrlab.makefile import free_port
+
+IMAGES = {link.image: link.reference for link in read_chain(REPO)}
 
 
 @dataclass(frozen=True)
@@ -99,9 +103,16 @@ def docker_client() -> Any:
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     folder = tmp_path_factory.mktemp("hub")
+    (folder / "shared").mkdir()
+    (folder / "shared" / "data.txt").write_text("team data\n")
     port = free_port()
+    images = IMAGES
+    # pylab-cuda: a CUDA image by its name, so that its users get GPUs of the pool (the CPU build
+    # stands in for it: no GPU here, the engine refuses to start it, which the spawn reports).
+    choices = f"pylab={images['pylab']},rlab={images['rlab']},pylab-cuda={images['pylab']}"
     settings = [f"HUB_PORT={port}", f"HUB_DATA={folder / 'data'}", f"HUB_HOMES={folder / 'homes'}", "HUB_ADMIN=admin"]
-    settings += ["HUB_MEM_LIMIT=2G", "HUB_CPU_LIMIT=1"]
+    settings += ["HUB_MEM_LIMIT=2G", "HUB_CPU_LIMIT=1", f"HUB_SHARED={folder / 'shared'}", f"HUB_IMAGES={choices}"]
+    settings += ["GPU_POOL=0,1", "GPUS_PER_USER=1", f"DOCKER={folder / 'config'}"]
     started = make("hub", *settings)
     assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
     assert f"http://127.0.0.1:{port}/hub/" in started.stdout
@@ -198,15 +209,7 @@ def test_one_user_cannot_reach_another_users_lab(hub: Hub, alice: HubUser, bob: 
 def test_a_hub_restart_leaves_the_labs_running(hub: Hub, alice: HubUser, docker_client: Any) -> None:
     lab = docker_client.containers.get(f"{hub.name}-alice")
     docker_client.containers.get(hub.name).restart(timeout=10)
-    deadline = time.monotonic() + 90
-    while True:
-        try:
-            if requests.get(f"{hub.url}/hub/health", timeout=2).ok:
-                break
-        except requests.ConnectionError:
-            pass  # restarting
-        assert time.monotonic() < deadline, "the hub did not come back"
-        time.sleep(0.5)
+    wait_for_hub(hub)
     lab.reload()
     assert lab.status == "running"
     assert run_cell(docker_client, hub, "alice", alice.token(), "python3", "print(6 * 7)").strip() == "42"
@@ -221,7 +224,144 @@ def test_files_survive_a_stop_and_a_new_spawn(hub: Hub, alice: HubUser, docker_c
     assert output.strip() == "alice"
 
 
+def test_shared_data_is_read_only(hub: Hub, alice: HubUser, docker_client: Any) -> None:
+    code = (
+        "print(open('/home/jovyan/shared/data.txt').read().strip())\n"
+        "try:\n    open('/home/jovyan/shared/mine.txt', 'w')\nexcept OSError as error:\n    print(type(error).__name__)"
+    )
+    output = run_cell(docker_client, hub, "alice", alice.token(), "python3", code)
+    assert output.split("\n")[:2] == ["team data", "OSError"]
+
+
+def hold_gpu(client: Any, hub: Hub, user: str, gpu: str) -> Any:
+    """A running server of this hub that holds a GPU, as a lab on a GPU machine would."""
+    labels = {"pyrlab.hub": hub.name, "pyrlab.hub.user": user, "pyrlab.hub.gpus": gpu}
+    return client.containers.run(IMAGES["pyrlab-base"], ["sleep", "600"], detach=True, labels=labels, entrypoint=[])
+
+
+def test_gpus_of_the_pool_go_to_one_server_each(hub: Hub, docker_client: Any) -> None:
+    carol = add_user(hub, "carol")
+    mallory: Any = hold_gpu(docker_client, hub, "mallory", "0")
+    trent: Any = None
+    try:
+        asked = carol.api("POST", "/users/carol/server", json={"image": "pylab-cuda"})
+        assert asked.status_code == 503, asked.text  # no GPU on this machine: the engine refuses it
+        assert "given GPU 1 of GPU_POOL" in asked.text  # not mallory's GPU 0, as the engine recorded it
+        assert "could not select device driver" in asked.text
+        trent = hold_gpu(docker_client, hub, "trent", "1")
+        refused = carol.api("POST", "/users/carol/server", json={"image": "pylab-cuda"})
+        assert refused.status_code == 409, refused.text
+        assert "GPU 0: mallory, GPU 1: trent" in refused.text
+        docker_client.containers.get(hub.name).restart(timeout=10)  # the holders come from the labels
+        wait_for_hub(hub)
+        carol = add_user(hub, "carol")
+        assert carol.api("POST", "/users/carol/server", json={"image": "pylab-cuda"}).status_code == 409
+        mallory.remove(force=True)  # a stopped server frees its GPU
+        mallory = None
+        freed = carol.api("POST", "/users/carol/server", json={"image": "pylab-cuda"})
+        assert "given GPU 0 of GPU_POOL" in freed.text, freed.text
+    finally:
+        for holder in (mallory, trent):
+            if holder is not None:
+                holder.remove(force=True)
+
+
+def wait_for_hub(hub: Hub) -> None:
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            if requests.get(f"{hub.url}/hub/health", timeout=2).ok:
+                return
+        except requests.ConnectionError:
+            pass  # restarting
+        assert time.monotonic() < deadline, "the hub did not come back"
+        time.sleep(0.5)
+
+
 def test_hub_status_lists_each_users_lab(hub: Hub, alice: HubUser) -> None:
     shown = make("hub-status", *hub.settings)
     assert shown.returncode == 0, shown.stderr
-    assert re.search(r"^alice\tpylab:latest\trunning", shown.stdout, re.MULTILINE), shown.stdout
+    assert re.search(r"^alice\tpylab:latest\trunning .*\tGPUs: -\tidle \d+ s$", shown.stdout, re.MULTILINE), (
+        shown.stdout
+    )
+
+
+def test_an_idle_server_is_stopped(tmp_path: Path, docker_client: Any) -> None:
+    port = free_port()
+    settings = [f"HUB_PORT={port}", f"HUB_DATA={tmp_path / 'data'}", f"HUB_HOMES={tmp_path / 'homes'}"]
+    settings += ["HUB_ADMIN=admin", "HUB_IDLE_TIMEOUT=10", f"DOCKER={tmp_path / 'config'}"]
+    started = make("hub", *settings)
+    assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+    idle = Hub(port, tmp_path / "data", tmp_path / "homes", settings)
+    try:
+        dave = add_user(idle, "dave")
+        dave.spawn("pylab")
+        deadline = time.monotonic() + 90
+        while dave.api("GET", "/users/dave").json()["servers"]:
+            assert time.monotonic() < deadline, "the idle server was not stopped"
+            time.sleep(2)
+        assert docker_client.containers.list(all=True, filters={"name": f"{idle.name}-dave"}) == []
+    finally:
+        assert make("hub-stop", *settings).returncode == 0
+
+
+def start_other_hub(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    settings = [f"HUB_PORT={free_port()}", f"HUB_DATA={tmp_path / 'data'}", f"HUB_HOMES={tmp_path / 'homes'}"]
+    settings += ["HUB_ADMIN=admin", f"DOCKER={tmp_path / 'config'}", *extra]
+    return make("hub", *settings), settings
+
+
+@pytest.mark.parametrize(
+    ("provider", "authorize"),
+    [("github", "https://github.com/login/oauth/authorize"), ("generic", "https://id.example.org/authorize")],
+)
+def test_oauth_login_goes_to_the_configured_provider(tmp_path: Path, provider: str, authorize: str) -> None:
+    """The login goes to the provider of DOCKER/hub/oauth.json (the test follows no redirect)."""
+    (tmp_path / "config" / "hub").mkdir(parents=True)
+    (tmp_path / "config").chmod(0o700)
+    oauth = {
+        "client_id": "pyrlab-test-client", "client_secret": "not-a-secret",
+        "callback_url": "http://127.0.0.1/hub/oauth_callback", "allowed_users": ["alice"],
+        "authorize_url": "https://id.example.org/authorize", "token_url": "https://id.example.org/token",
+        "userdata_url": "https://id.example.org/userinfo",
+    }  # fmt: skip
+    (tmp_path / "config" / "hub" / "oauth.json").write_text(json.dumps(oauth))
+    (tmp_path / "config" / "hub" / "oauth.json").chmod(0o600)
+    started, settings = start_other_hub(tmp_path, f"HUB_AUTH={provider}")
+    try:
+        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+        port = settings[0].split("=")[1]
+        login = requests.get(f"http://127.0.0.1:{port}/hub/oauth_login", allow_redirects=False, timeout=10)
+        assert login.status_code == 302, login.text[:300]
+        assert login.headers["Location"].startswith(authorize + "?")
+        assert "client_id=pyrlab-test-client" in login.headers["Location"]
+    finally:
+        assert make("hub-stop", *settings).returncode == 0
+
+
+def test_oauth_without_its_file_is_a_clear_error(tmp_path: Path) -> None:
+    started, _ = start_other_hub(tmp_path, "HUB_AUTH=gitlab")
+    assert started.returncode != 0
+    assert f"HUB_AUTH=gitlab needs {tmp_path / 'config' / 'hub' / 'oauth.json'}" in started.stderr
+    assert "Traceback" not in started.stderr
+
+
+def test_https_with_the_labs_certificate(tmp_path: Path) -> None:
+    ssl_folder = tmp_path / "config" / "ssl"
+    ssl_folder.mkdir(parents=True)
+    (tmp_path / "config").chmod(0o700)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(ssl_folder / "key.pem"), "-out", str(ssl_folder / "cert.pem")],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    for name in ("key.pem", "cert.pem"):
+        (ssl_folder / name).chmod(0o600)
+    started, settings = start_other_hub(tmp_path)
+    try:
+        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+        port = settings[0].split("=")[1]
+        assert f"https://127.0.0.1:{port}/hub/" in started.stdout
+        assert requests.get(f"https://127.0.0.1:{port}/hub/health", verify=False, timeout=10).ok
+    finally:
+        assert make("hub-stop", *settings).returncode == 0
