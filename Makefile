@@ -89,8 +89,8 @@ HUB_SHARED ?=
 HUB_AUTH ?= native
 ## Team server: its admin's user name, who authorizes sign-ups
 HUB_ADMIN ?= $(USER)
-## Team server: the images users may choose, name=reference, comma-separated
-HUB_IMAGES ?= pylab=$(call ref,pylab),rlab=$(call ref,rlab)
+## Team server: the images users may choose, name=reference, comma-separated (pylab's CUDA build too when it is built; a name with cuda gets GPUs of GPU_POOL)
+HUB_IMAGES ?= pylab=$(IMAGE_PREFIX)pylab:latest,rlab=$(IMAGE_PREFIX)rlab:latest$(hub_cuda_choice)
 ## Team server: memory limit of each user's lab, e.g. 8G (empty: none)
 HUB_MEM_LIMIT ?=
 ## Team server: CPU limit of each user's lab, in cores, e.g. 2 (empty: none)
@@ -287,6 +287,8 @@ $(BUILD)/pyrlab-proxies.id: $(call inputs,proxies) $(call parent_stamp,pyrlab-ba
 		--tag $(call ref,pyrlab-proxies) --iidfile $@ $(BUILD_ARGS) .
 
 ##@ Team server (JupyterHub spawning pylab and rlab for each user, on HUB_BIND:HUB_PORT)
+hub_cuda_image = $(IMAGE_PREFIX)pylab:latest-cuda$(CUDA_VERSION)
+hub_cuda_choice = $(if $(filter $(hub_cuda_image)=%,$(IMAGE_IDS)),$(comma)pylab-cuda$(CUDA_VERSION)=$(hub_cuda_image))
 .PHONY: hub hub-stop hub-logs hub-status hub-user
 export HUB_BIND HUB_PORT HUB_DATA HUB_HOMES HUB_SHARED HUB_AUTH HUB_ADMIN HUB_IMAGES HUB_MEM_LIMIT HUB_CPU_LIMIT \
 	HUB_IDLE_TIMEOUT HUB_UID_BASE GPU_POOL GPUS_PER_USER

@@ -190,6 +190,55 @@ def in_the_browser(make: Callable[..., float], copy: Path, tools_venv: Path, run
     ]
 
 
+def team_server(
+    make: Callable[..., float], client: Any, copy: Path, tools_venv: Path, kernel_client: str, runs: int
+) -> list[Figure]:
+    """`make hub` until it answers, and a user's login to the first cell of a new pylab through the
+    hub's proxy (spawn included)."""
+    from pyrlab.hubclient import HubUser  # requests: only the team server's figures need it
+
+    port = free_port()
+    settings = [f"HUB_PORT={port}", f"HUB_DATA={copy / 'hub-data'}", f"HUB_HOMES={copy / 'hub-homes'}"]
+    settings += [f"DOCKER={copy / 'hub-config'}", "HUB_ADMIN=bench"]
+    build = make(".build/pyrlab-hub.id")
+    start = make("hub", *settings)
+    try:
+        added = subprocess.run(
+            make_command(tools_venv, "hub-user", "NAME=bench-user", *settings), cwd=copy, env=make_environment(),
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        words = [line.strip() for line in added.stdout.splitlines() if line.startswith("    ")]
+        if added.returncode != 0 or not words:
+            raise BenchError(f"make hub-user failed:\n{added.stdout[-2000:]}{added.stderr[-2000:]}")
+        hub = client.containers.get(f"pyrlab-hub-{port}")
+        to_cell = []
+        for _ in range(runs):
+            began = time.monotonic()
+            user = HubUser(f"http://127.0.0.1:{port}", "bench-user", words[-1])
+            user.spawn("pylab")
+            command = [
+                "python",
+                "-c",
+                kernel_client,
+                "127.0.0.1:8000/user/bench-user",
+                user.token(),
+                "python3",
+                "print(6 * 7)",
+            ]
+            exit_code, output = hub.exec_run(command)
+            if exit_code != 0:
+                raise BenchError(f"the cell through the hub failed: {output.decode(errors='replace')}")
+            to_cell.append(time.monotonic() - began)
+            user.stop()
+    finally:
+        make("hub-stop", *settings)
+    return [
+        Figure("build pyrlab-hub (on pyrlab-base)", "s", [build]),
+        Figure("make hub until it answers", "s", [start]),
+        Figure("hub: login, spawn pylab, first cell", "s", to_cell),
+    ]
+
+
 def first_cells(client: Any, kernel_client: str, runs: int) -> dict[str, list[float]]:
     """Seconds from asking Jupyter for a fresh kernel to its first cell's reply, per kernel."""
     token = "bench-" + os.urandom(12).hex()
@@ -250,8 +299,18 @@ def measure(repo: Path, runs: int) -> list[Figure]:
 
         figures += in_the_browser(make, copy, repo / ".venv", runs)
 
-        for kernel, seconds in first_cells(client, kernel_client, runs).items():
+        cells = first_cells(client, kernel_client, runs)
+        for kernel, seconds in cells.items():
             figures.append(Figure(f"first cell in a fresh {kernel} kernel", "s", seconds))
+
+        hub_figures = team_server(make, client, copy, repo / ".venv", kernel_client, runs)
+        figures += hub_figures
+        lab_to_cell = statistics.median(starts) + statistics.median(cells["python3"])
+        figures.append(Figure("make pylab, then its first cell", "s", [lab_to_cell]))
+        hub_ratio = hub_figures[-1].value / lab_to_cell
+        figures.append(
+            Figure("hub spawn to first cell / make pylab to first cell", "x", [hub_ratio], "<= 2x", hub_ratio <= 2)
+        )
 
         limits = {"pylab": 2.0, "rlab": 1.5}
         for image in images:

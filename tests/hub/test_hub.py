@@ -19,6 +19,7 @@ import requests
 from imagelab import KERNEL_CLIENT
 from makerun import REPO, make
 from pyrlab.chain import read_chain
+from pyrlab.hubclient import HubClientError, HubUser
 from pyrlab.makefile import free_port
 
 IMAGES = {link.image: link.reference for link in read_chain(REPO)}
@@ -38,48 +39,6 @@ class Hub:
     @property
     def name(self) -> str:
         return f"pyrlab-hub-{self.port}"
-
-
-class HubUser:
-    """A browser's session of one user: logged in through the login form, with its XSRF cookie."""
-
-    def __init__(self, hub: Hub, name: str, password: str) -> None:
-        self.hub, self.name = hub, name
-        self.session = requests.Session()
-        self.session.get(f"{hub.url}/hub/login", timeout=10)
-        answer = self.session.post(
-            f"{hub.url}/hub/login",
-            data={"username": name, "password": password, "_xsrf": self.session.cookies.get("_xsrf", "")},
-            allow_redirects=False,
-            timeout=10,
-        )
-        assert answer.status_code == 302, answer.text[:500]
-        assert "/hub/login" not in answer.headers.get("Location", "")
-
-    def api(self, method: str, path: str, **options: Any) -> requests.Response:
-        headers = {"X-XSRFToken": self.session.cookies.get("_xsrf", "")}
-        return self.session.request(method, f"{self.hub.url}/hub/api{path}", headers=headers, timeout=30, **options)
-
-    def spawn(self, image: str) -> None:
-        answer = self.api("POST", f"/users/{self.name}/server", json={"image": image})
-        assert answer.status_code in (201, 202), answer.text
-        deadline = time.monotonic() + 150
-        while not self.api("GET", f"/users/{self.name}").json()["servers"].get("", {}).get("ready"):
-            assert time.monotonic() < deadline, self.api("GET", f"/users/{self.name}").text
-            time.sleep(1)
-
-    def stop(self, client: Any) -> None:
-        answer = self.api("DELETE", f"/users/{self.name}/server")
-        assert answer.status_code in (202, 204), answer.text
-        deadline = time.monotonic() + 60
-        while client.containers.list(all=True, filters={"name": f"{self.hub.name}-{self.name}"}):
-            assert time.monotonic() < deadline, "the container was not removed"
-            time.sleep(0.5)
-
-    def token(self) -> str:
-        answer = self.api("POST", f"/users/{self.name}/tokens", json={"note": "pyrlab test"})
-        assert answer.status_code == 201, answer.text
-        return str(answer.json()["token"])
 
 
 def run_cell(client: Any, hub: Hub, user: str, token: str, kernel: str, code: str) -> str:
@@ -127,7 +86,7 @@ def add_user(hub: Hub, name: str) -> HubUser:
     assert added.returncode == 0, added.stdout + added.stderr
     password = re.search(r"^    (\S+)$", added.stdout, re.MULTILINE)
     assert password, added.stdout
-    return HubUser(hub, name, password.group(1))
+    return HubUser(hub.url, name, password.group(1))
 
 
 @pytest.fixture(scope="module")
@@ -157,6 +116,21 @@ def test_nobody_gets_in_without_a_password(hub: Hub) -> None:
     )
     assert answer.status_code != 302 or "/hub/login" in answer.headers.get("Location", "")
     assert requests.get(f"{hub.url}/hub/api/users", timeout=10).status_code == 403
+
+
+def test_a_user_who_signs_up_waits_for_the_admin(hub: Hub) -> None:
+    signup = requests.Session()
+    signup.get(f"{hub.url}/hub/signup", timeout=10)
+    password = "eve's own passphrase"
+    form = {"username": "eve", "signup_password": password, "signup_password_confirmation": password}
+    answer = signup.post(f"{hub.url}/hub/signup", data={**form, "_xsrf": signup.cookies.get("_xsrf", "")}, timeout=10)
+    assert answer.status_code == 200, answer.text[:300]
+    with pytest.raises(HubClientError, match="eve could not log in"):
+        HubUser(hub.url, "eve", password)  # not authorized yet
+    admin = add_user(hub, "admin")
+    authorized = admin.session.get(f"{hub.url}/hub/authorize/eve", allow_redirects=False, timeout=10)
+    assert authorized.status_code in (200, 302), authorized.text[:300]
+    HubUser(hub.url, "eve", password)  # logs in now
 
 
 def test_an_image_outside_the_list_is_refused(bob: HubUser) -> None:
@@ -216,7 +190,7 @@ def test_a_hub_restart_leaves_the_labs_running(hub: Hub, alice: HubUser, docker_
 
 
 def test_files_survive_a_stop_and_a_new_spawn(hub: Hub, alice: HubUser, docker_client: Any) -> None:
-    alice.stop(docker_client)
+    alice.stop()
     alice.spawn("pylab")
     output = run_cell(
         docker_client, hub, "alice", alice.token(), "python3", "print(open('/home/jovyan/work/proof.txt').read())"
