@@ -377,7 +377,7 @@ test-hub: build-pylab build-rlab $(TOOLS) ## the team server for real: make hub,
 	$(TOOLS_PY) -m pytest tests/hub
 
 # The README's pictures, taken by the browser tests.
-SCREENSHOTS := pylab-plot rlab-ggplot
+SCREENSHOTS := pylab-plot rlab-ggplot hub-spawn
 screenshots: test-browser ## take the README's screenshots anew (docs/screenshots/) with the browser tests
 	mkdir -p docs/screenshots
 	cp $(foreach shot,$(SCREENSHOTS),test-output/screenshots/$(shot).png) docs/screenshots/

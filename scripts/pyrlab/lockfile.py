@@ -46,6 +46,10 @@ LOCKS = (
     LockSpec("requirements.lock", ("requirements.txt", "pyrlab-base/jupyter.txt"), "python"),
     LockSpec("r_debs.lock", ("r_debs.txt",), "debian"),
     LockSpec("r_packages.lock", ("r_packages.txt",), "debian"),
+    # The team server's image (`make hub`), on pyrlab-base: its proxy from Debian, JupyterHub and
+    # the rest in an environment of its own.
+    LockSpec("hub/hub_debs.lock", ("hub/hub_debs.txt",), "debian"),
+    LockSpec("hub/hub_requirements.lock", ("hub/hub_requirements.txt",), "python"),
     # The build caches of `make proxies`, on the chain's base image: apt-cacher-ng from Debian, and
     # the PyPI mirror in its own environment of the base image's Python.
     LockSpec("proxies/apt_debs.lock", ("proxies/apt_debs.txt",), "debian"),

@@ -36,6 +36,7 @@ NOT_FOUND = re.compile(r"^E: (?:Unable to locate package |Package '?)([^'\s]+)",
 RUNTIME_DEBS = "pyrlab-base/runtime_debs.txt"
 R_CORE_DEBS = "rlab-base/r_core_debs.txt"
 PROXIES_DEBS = "proxies/apt_debs.txt"
+HUB_DEBS = "hub/hub_debs.txt"
 
 
 class ResolveError(Exception):
@@ -118,6 +119,8 @@ def resolve_debian() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str
     order = [RUNTIME_DEBS, "base_debs.txt", R_CORE_DEBS, "r_debs.txt"]
     before: list[str] = []
     installed_before: dict[str, str] = {}
+    through_base: list[str] = []
+    installed_through_base: dict[str, str] = {}
     pins: dict[str, dict[str, str]] = {}
     for name, packages in [*((name, names[name]) for name in order), ("r_packages.txt", r_packages)]:
         with_these = simulate(before + packages, [*order, "r_packages.txt"])
@@ -127,12 +130,22 @@ def resolve_debian() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str
             pins[name].setdefault(package, with_these.get(package) or installed_version(package))
         before += packages
         installed_before = with_these
+        if name == "base_debs.txt":  # the team server's image is built on pyrlab-base
+            through_base, installed_through_base = list(before), dict(with_these)
         listed_here = notes.setdefault(name, {})
         for package in packages:
             listed_here.setdefault(package, "listed")
     for internal in (RUNTIME_DEBS, R_CORE_DEBS):
         pins.pop(internal)
         notes.pop(internal, None)
+    hub_packages = [entry.text for entry in entries_of(HUB_DEBS)]
+    with_hub = simulate(through_base + hub_packages, [HUB_DEBS])
+    pins[HUB_DEBS] = {
+        package: version for package, version in with_hub.items() if package not in installed_through_base
+    }
+    for package in hub_packages:
+        pins[HUB_DEBS].setdefault(package, with_hub.get(package) or installed_version(package))
+    notes[HUB_DEBS] = {package: "listed" for package in hub_packages}
     # The caches' image is built on the base image itself, beside the chain.
     caches = [entry.text for entry in entries_of(PROXIES_DEBS)]
     with_caches = simulate(caches, [PROXIES_DEBS])

@@ -52,6 +52,8 @@ def test_build_from_locks_installs_exactly_the_locked_versions(scratch: Path, do
     assert "six==1.16.0 \\\n    --hash=sha256:" in requirements_lock
     assert "r-cran-jsonlite=" in (scratch / "r_packages.lock").read_text()
     assert re.search(r"^apt-cacher-ng=\S+", (scratch / "proxies/apt_debs.lock").read_text(), re.MULTILINE)
+    assert re.search(r"^node-configurable-http-proxy=\S+", (scratch / "hub/hub_debs.lock").read_text(), re.MULTILINE)
+    assert "dockerspawner==" in (scratch / "hub/hub_requirements.lock").read_text()
 
     built = scratch_make(scratch, "build-pylab", "build-rlab")
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
