@@ -190,8 +190,14 @@ def start(cli: str, image: str) -> str:
             raise LabError(f"{oauth} holds a client secret: `chmod 600 {oauth}`")
     state = container_state(cli, settings.name)
     if state == "running":
-        raise LabError(f"{settings.name} is already running at {settings.url}: `make hub-stop` stops it")
-    if state is not None:
+        running_image = run_cli(cli, "container", "inspect", "--format", "{{.Image}}", settings.name).strip()
+        if running_image == run_cli(cli, "image", "inspect", "--format", "{{.Id}}", image).strip():
+            raise LabError(f"{settings.name} is already running at {settings.url}: `make hub-stop` stops it")
+        # An upgrade: a new pyrlab-hub replaces the hub alone; the users' labs keep running, and the
+        # new hub finds them (and its users) in HUB_DATA.
+        print(f"upgrading {settings.name} to the new {image}; the users' labs keep running", file=sys.stderr)
+        run_cli(cli, "rm", "--force", settings.name)
+    elif state is not None:
         run_cli(cli, "rm", settings.name)
     for path, mode in ((settings.data, 0o700), (settings.homes, 0o755)):
         path.mkdir(mode=mode, parents=True, exist_ok=True)

@@ -17,10 +17,10 @@ import pytest
 import requests
 
 from imagelab import KERNEL_CLIENT
-from makerun import REPO, make
+from makerun import REPO, SCRATCH_PREFIX, make, scratch_make
 from pyrlab.chain import read_chain
 from pyrlab.hubclient import HubClientError, HubUser
-from pyrlab.makefile import free_port
+from pyrlab.makefile import copy_project, free_port
 
 IMAGES = {link.image: link.reference for link in read_chain(REPO)}
 
@@ -79,6 +79,10 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     yield Hub(port, folder / "data", folder / "homes", settings)
     stopped = make("hub-stop", *settings)
     assert stopped.returncode == 0, stopped.stderr
+    client = docker.from_env(version="auto")
+    for image in client.images.list(name=f"{SCRATCH_PREFIX}pyrlab-hub"):  # the upgrade test's
+        for tag in image.tags:
+            client.images.remove(tag)
 
 
 def add_user(hub: Hub, name: str) -> HubUser:
@@ -339,3 +343,27 @@ def test_https_with_the_labs_certificate(tmp_path: Path) -> None:
         assert requests.get(f"https://127.0.0.1:{port}/hub/health", verify=False, timeout=10).ok
     finally:
         assert make("hub-stop", *settings).returncode == 0
+
+
+def test_an_upgraded_hub_keeps_its_users_and_their_running_labs(
+    hub: Hub, alice: HubUser, docker_client: Any, tmp_path: Path
+) -> None:
+    """`make build && make hub` with a changed hub: a new image replaces the hub, not the labs."""
+    copy = copy_project(REPO, tmp_path / "pyrlab")
+    with (copy / "hub" / "jupyterhub_config.py").open("a") as config:
+        config.write("# a new version of the hub\n")
+    lab = docker_client.containers.get(f"{hub.name}-alice")
+    old_hub = docker_client.containers.get(hub.name).image.id
+    upgraded = scratch_make(copy, "hub", *hub.settings)
+    try:
+        assert upgraded.returncode == 0, upgraded.stdout[-3000:] + upgraded.stderr[-3000:]
+        assert "the users' labs keep running" in upgraded.stderr
+        assert docker_client.containers.get(hub.name).image.id != old_hub
+        lab.reload()
+        assert lab.status == "running"
+        assert run_cell(docker_client, hub, "alice", alice.token(), "python3", "print(6 * 7)").strip() == "42"
+    finally:
+        for image in docker_client.images.list(name=f"{SCRATCH_PREFIX}pyrlab-base"):  # the hub's: when it stops
+            for tag in image.tags:
+                if tag.startswith(f"{SCRATCH_PREFIX}pyrlab-base:"):
+                    docker_client.images.remove(tag)
