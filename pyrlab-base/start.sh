@@ -311,6 +311,14 @@ as_user() {
             log "WARNING: PYRLAB_AUTH=none: Jupyter asks for no token or password"
             set -- "$@" --IdentityProvider.token= --PasswordIdentityProvider.hashed_password=
         fi
+        if [[ -n ${NB_PREFIX:-} ]]; then
+            # Kubeflow Notebooks: its gateway authenticates and proxies $NB_PREFIX to port 8888,
+            # as the notebook controller expects of every image.
+            log "NB_PREFIX=$NB_PREFIX: serving Kubeflow's way on 0.0.0.0:8888 under it, authentication left to its gateway"
+            set -- "$@" "--ServerApp.base_url=$NB_PREFIX" --ServerApp.ip=0.0.0.0 --ServerApp.port=8888 \
+                --IdentityProvider.token= --PasswordIdentityProvider.hashed_password= \
+                "--ServerApp.allow_origin=*" --ServerApp.allow_remote_access=True
+        fi
     fi
     if is_yes "${RESTARTABLE:-}"; then
         # The server runs as a child, restarted whenever it exits; SIGTERM stops both.

@@ -39,6 +39,16 @@ async def run_cell(port: str, token: str, kernel_name: str, code: str) -> dict[s
     base = f"127.0.0.1:{port}" if port.isdigit() else port.rstrip("/")
     headers = {"Authorization": f"token {token}"}
     http = AsyncHTTPClient()
+    if not token:
+        # No token (a gateway in front authenticates, as Kubeflow's): post as a browser does, with
+        # the XSRF cookie a page of the server sets.
+        page = await http.fetch(f"http://{base}/lab")
+        xsrf = next(
+            cookie.split(";")[0].split("=", 1)[1]
+            for cookie in page.headers.get_list("Set-Cookie")
+            if cookie.startswith("_xsrf=")
+        )
+        headers = {"X-XSRFToken": xsrf, "Cookie": f"_xsrf={xsrf}"}
     reply = await http.fetch(
         f"http://{base}/api/kernels", method="POST", headers=headers, body=json.dumps({"name": kernel_name})
     )
