@@ -33,7 +33,12 @@ c.JupyterHub.hub_connect_url = f"http://{os.environ['HUB_CONTAINER']}:8081"
 c.JupyterHub.db_url = f"sqlite:///{DATA}/jupyterhub.sqlite"
 c.JupyterHub.cookie_secret_file = str(DATA / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.auth_token = private_secret("proxy_token")
-c.ConfigurableHTTPProxy.pid_file = str(DATA / "jupyterhub-proxy.pid")
+# The proxy runs in this container and ends with it: a pid file from an earlier start (a restart,
+# an upgrade) names a process that is gone, or by chance another process of this container,
+# which JupyterHub would stop as a leftover proxy. This file is read once, at the hub's start.
+PROXY_PID = Path("/run/jupyterhub-proxy.pid")
+PROXY_PID.unlink(missing_ok=True)
+c.ConfigurableHTTPProxy.pid_file = str(PROXY_PID)
 # A restarted or upgraded hub finds its users' servers still running.
 c.JupyterHub.cleanup_servers = False
 
