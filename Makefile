@@ -75,6 +75,14 @@ APTCACHE_PORT ?= 3142
 DEVPI_PORT ?= 3141
 ## yes: `make proxies` serves only what the caches hold, never fetching (builds of anything new fail)
 PROXIES_OFFLINE ?= no
+## Registry of `make push` and `make pull`: host[:port]/org, e.g. registry.example.org/team (`make registry` prints the local one's)
+REGISTRY ?=
+## File that `make z2jh-values` writes: Helm values for Zero to JupyterHub (private: it may hold the OAuth secret)
+Z2JH_VALUES ?= z2jh-values.yaml
+## Port of the local registry of `make registry`, on 127.0.0.1
+REGISTRY_PORT ?= 5000
+## Folder of the data of `make registry` (its images and password), kept between runs
+REGISTRY_DATA ?= $(HOME)/.cache/pyrlab-registry
 ## Team server (`make hub`): host address of its port; 127.0.0.1 lets only this machine in (others through `ssh -L`)
 HUB_BIND ?= 127.0.0.1
 ## Team server: its port on the host
@@ -121,7 +129,9 @@ CUDA_IMAGE := pylab
 flavour = $(if $(and $(filter $(CUDA_IMAGE),$(1)),$(filter yes,$(CUDA_INSTALL))),-cuda$(CUDA_VERSION))
 ref = $(IMAGE_PREFIX)$(1):latest$(call flavour,$(1))
 cuda_args = $(if $(filter $(CUDA_IMAGE),$(1)),--target $(if $(call flavour,$(1)),cuda --build-arg CUDA_VERSION=$(CUDA_VERSION),cpu))
-base_image = $(if $(filter rootfs,$(BASE)),$(ROOTFS_IMAGE),python:$(PYTHONBASE))
+# BASE=python: the digest `make lock` pinned in base.lock (one line), else the tag.
+BASE_LOCK := $(strip $(file <base.lock))
+base_image = $(if $(filter rootfs,$(BASE)),$(ROOTFS_IMAGE),$(or $(BASE_LOCK),python:$(PYTHONBASE)))
 from_image = $(if $(filter BASE,$(call parent,$(1))),$(base_image),$(call ref,$(call parent,$(1))))
 # What an image is built from: its Dockerfile and every file that Dockerfile mounts or copies.
 # Every source of a multi-source COPY counts, not only the first.
@@ -216,6 +226,7 @@ $(BUILD)/rootfs.id: $(call stale,rootfs) | preflight $(BUILD)
 		echo "error: mmdebstrap is not installed: apt-get install mmdebstrap (Debian/Ubuntu), or use BASE=python" >&2; exit 1; \
 	else \
 		mmdebstrap --variant=minbase --include=ca-certificates,python3,python3-venv \
+			--customize-hook='pyrlab-base/record-debian-archive "$$1"' \
 			$(if $(APTPROXY),--aptopt='Acquire::http::Proxy "$(APTPROXY)"' --customize-hook='rm -f "$$1/etc/apt/apt.conf.d/99mmdebstrap"') \
 			$(DEBIAN_SUITE) - \
 			"deb $(DEBIAN_MIRROR) $(DEBIAN_SUITE) main" \
@@ -228,6 +239,8 @@ $(BUILD)/rootfs.id: $(call stale,rootfs) | preflight $(BUILD)
 .PHONY: preflight
 preflight: check | $(BUILD)
 	@case '$(BASE)' in python|rootfs) ;; *) echo "error: BASE=$(BASE): use BASE=python or BASE=rootfs" >&2; exit 1;; esac
+	@if [[ '$(BASE)' == python && -n '$(BASE_LOCK)' && '$(BASE_LOCK)' != 'python:$(PYTHONBASE)@'* ]]; then \
+		echo "error: base.lock pins $(BASE_LOCK), not PYTHONBASE=$(PYTHONBASE): run \`make lock\` (or delete base.lock)" >&2; exit 1; fi
 	@case '$(CUDA_INSTALL)' in yes|no) ;; *) echo "error: CUDA_INSTALL=$(CUDA_INSTALL): use CUDA_INSTALL=yes or CUDA_INSTALL=no" >&2; exit 1;; esac
 	@if [[ ! '$(CUDA_VERSION)' =~ ^[0-9]+$$ ]]; then echo "error: CUDA_VERSION=$(CUDA_VERSION): give the major version only, e.g. CUDA_VERSION=13" >&2; exit 1; fi
 	@case '$(CA_CERTS_KEEP)' in yes|no) ;; *) echo "error: CA_CERTS_KEEP=$(CA_CERTS_KEEP): use CA_CERTS_KEEP=yes or CA_CERTS_KEEP=no" >&2; exit 1;; esac
@@ -253,10 +266,11 @@ check: $(TOOLS) ## check the package lists, and that no list changed after its l
 
 ##@ Locks and manifests
 .PHONY: lock upgrade outdated manifest
-lock: $(TOOLS) $(call parent_stamp,pyrlab-base) ## pin every list (Python with hashes, Debian and R to versions) in .lock files beside them; keeps the pins it can
-	$(call resolve,lock)
+lock: $(TOOLS) $(call parent_stamp,pyrlab-base) ## pin every list (Python with hashes, Debian and R to versions) in .lock files beside them, and BASE=python's image by digest in base.lock; keeps the pins it can
+	$(call resolve,lock) $(lock_base)
 upgrade: $(TOOLS) $(call parent_stamp,pyrlab-base) ## like lock, to the newest versions; shows old -> new
-	$(call resolve,lock --upgrade)
+	$(call resolve,lock --upgrade) $(lock_base)
+lock_base = --base $(BASE) --base-reference python:$(PYTHONBASE)
 outdated: $(TOOLS) ## report the pins that have newer releases (Python from the package index, Debian and R from apt); changes nothing
 	$(call resolve,outdated)
 manifest: $(TOOLS) ## write MANIFESTS/<image>.json and .md for every built image: packages and versions, kernels, size
@@ -285,6 +299,26 @@ $(BUILD)/pyrlab-proxies.id: $(call inputs,proxies) $(call parent_stamp,pyrlab-ba
 	$(CONTAINER_CLI) build --file proxies/Dockerfile --build-arg PARENT_IMAGE=$(base_image) \
 		$(ca_args) \
 		--tag $(call ref,pyrlab-proxies) --iidfile $@ $(BUILD_ARGS) .
+
+##@ Registry (the images for a cluster: Kubeflow Notebooks, Zero to JupyterHub)
+.PHONY: registry registry-stop push pull
+registry: $(TOOLS) $(BUILD)/pyrlab-proxies.id ## start a registry on 127.0.0.1:REGISTRY_PORT (a container of pyrlab-proxies), its data in REGISTRY_DATA; logs Docker in
+	$(PYRLAB) registry-start --cli '$(CONTAINER_CLI)' --image $(call ref,pyrlab-proxies) --data '$(REGISTRY_DATA)' --port $(REGISTRY_PORT)
+registry-stop: $(TOOLS) ## stop the local registry; its images stay in REGISTRY_DATA
+	$(PYRLAB) registry-stop --cli '$(CONTAINER_CLI)' --port $(REGISTRY_PORT)
+# Every image of the chain as built (pylab's CUDA build with CUDA_INSTALL=yes), by its manifest's name.
+pushed_images = $(foreach image,$(IMAGES),--image $(image)$(call flavour,$(image))=$(call ref,$(image)))
+export REGISTRY
+push: $(TOOLS) ## push every built image to REGISTRY: latest, date, commit and content tags (python-, lab-, r-, cudaNN); the digests go into the manifests
+	$(PYRLAB) push --cli '$(CONTAINER_CLI)' --manifests '$(MANIFESTS)' $(pushed_images)
+pull: $(TOOLS) ## fetch every image from REGISTRY, by the digest its manifest recorded at the push, and tag it as the local image
+	$(PYRLAB) pull --cli '$(CONTAINER_CLI)' --manifests '$(MANIFESTS)' $(pushed_images)
+.PHONY: sbom z2jh-values
+sbom: $(TOOLS) ## write a CycloneDX SBOM (MANIFESTS/<image>.cdx.json) of every image from its manifest, checked against the schema
+	$(PYRLAB) sbom --manifests '$(MANIFESTS)'
+
+z2jh-values: $(TOOLS) ## write Z2JH_VALUES for Zero to JupyterHub's chart: a profile per HUB_IMAGES choice by pushed digest, uid/fsGroup, culler, authenticator
+	$(PYRLAB) z2jh-values --manifests '$(MANIFESTS)' --out '$(Z2JH_VALUES)'
 
 ##@ Team server (JupyterHub spawning pylab and rlab for each user, on HUB_BIND:HUB_PORT)
 hub_cuda_image = $(IMAGE_PREFIX)pylab:latest-cuda$(CUDA_VERSION)
@@ -341,8 +375,8 @@ status: $(TOOLS) ## list the lab containers, with the URL of each running one
 	$(PYRLAB) lab-status --cli '$(CONTAINER_CLI)'
 
 ##@ Tests
-.PHONY: test test-unit test-images test-make test-security test-browser test-hub test-proxies lint screenshots
-test: lint test-unit test-images test-make test-security test-browser test-hub ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server
+.PHONY: test test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster test-proxies lint screenshots
+test: lint test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server, the registry, the cluster contract
 
 lint: $(TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/ruff check scripts hub tests
@@ -352,9 +386,10 @@ lint: $(TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/mypy tests/security
 	$(TOOLS_VENV)/bin/mypy tests/browser
 	$(TOOLS_VENV)/bin/mypy tests/hub
+	$(TOOLS_VENV)/bin/mypy tests/registry tests/cluster/test_kubespawner.py
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed: apt-get install shellcheck" >&2; exit 1; }
 	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/add-ca-certs pyrlab-base/build-ca \
-		proxies/serve .ci/run
+		pyrlab-base/record-debian-archive proxies/serve .ci/run
 
 test-unit: $(TOOLS) ## unit tests of scripts/ (no Docker)
 	$(TOOLS_PY) -m pytest tests/unit
@@ -375,6 +410,12 @@ test-browser: build-pylab build-rlab $(TOOLS) ## the labs as a person uses them,
 
 test-hub: build-pylab build-rlab $(TOOLS) ## the team server for real: make hub, users, spawns of pylab and rlab, cells through its proxy
 	$(TOOLS_PY) -m pytest tests/hub
+
+test-registry: build $(TOOLS) ## make registry, push and pull for real on 127.0.0.1; a lab from the pulled digest passes pylab's tests
+	$(TOOLS_PY) -m pytest tests/registry
+
+test-cluster: build-pylab build-rlab $(BUILD)/pyrlab-hub.id $(TOOLS) ## the cluster contract: a real JupyterHub spawning the images as Zero to JupyterHub's KubeSpawner does
+	PYRLAB_HUB_IMAGE=$(call ref,pyrlab-hub) $(TOOLS_PY) -m pytest tests/cluster
 
 # The README's pictures, taken by the browser tests.
 SCREENSHOTS := pylab-plot rlab-ggplot hub-spawn

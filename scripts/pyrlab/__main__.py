@@ -9,7 +9,21 @@ import shlex
 import sys
 from pathlib import Path
 
-from pyrlab import frameworks, hub, lab, lists, lock, lockfile, manifest, outdated, proxies
+from pyrlab import (
+    engine,
+    frameworks,
+    hub,
+    lab,
+    lists,
+    lock,
+    lockfile,
+    manifest,
+    outdated,
+    proxies,
+    registry,
+    sbom,
+    z2jh,
+)
 
 
 def check(args: argparse.Namespace) -> int:
@@ -48,6 +62,7 @@ def resolver(args: argparse.Namespace) -> lock.Resolver:
 
 def lock_lists(args: argparse.Namespace) -> int:
     report = lock.lock(Path("."), resolver(args), upgrade=args.upgrade)
+    report.append(lock.lock_base(Path("."), args.cli, args.base, args.base_reference, upgrade=args.upgrade))
     print("\n".join(report))
     print("commit the .lock files: `make build` now installs exactly what they say")
     return 0
@@ -154,6 +169,44 @@ def proxies_stop(args: argparse.Namespace) -> int:
     return 0
 
 
+def registry_start(args: argparse.Namespace) -> int:
+    settings = registry.start(args.cli, args.image, Path(args.data), args.port)
+    print(f"the registry is running on 127.0.0.1:{args.port}, its data in {args.data}; this machine's Docker")
+    print("is logged in to it (the password is in REGISTRY_DATA). Push to it with this setting:\n")
+    print("\n".join(f"    {line}" for line in settings))
+    return 0
+
+
+def registry_stop(args: argparse.Namespace) -> int:
+    name = registry.container_name(args.port)
+    print(f"stopped {name}" if registry.stop(args.cli, args.port) else f"{name} was not running")
+    return 0
+
+
+def push_images(args: argparse.Namespace) -> int:
+    images = [registry.Built.parse(item) for item in args.image]
+    print("\n".join(registry.push(args.cli, args.registry, images, Path(args.manifests), Path("."))))
+    return 0
+
+
+def pull_images(args: argparse.Namespace) -> int:
+    images = [registry.Built.parse(item) for item in args.image]
+    print("\n".join(registry.pull(args.cli, args.registry, images, Path(args.manifests))))
+    return 0
+
+
+def write_sboms(args: argparse.Namespace) -> int:
+    print("\n".join(sbom.write_all(Path(args.manifests))))
+    return 0
+
+
+def z2jh_values(args: argparse.Namespace) -> int:
+    written = z2jh.write_values(Path(args.out), Path(args.manifests))
+    print(f"wrote {written} (private: with OAuth it holds the client secret; keep it out of git). Install with:")
+    print(f"\n    helm upgrade --install pyrlab jupyterhub/jupyterhub --values {written}\n")
+    return 0
+
+
 def hub_start(args: argparse.Namespace) -> int:
     print(hub.start(args.cli, args.image))
     return 0
@@ -209,6 +262,8 @@ def parser() -> argparse.ArgumentParser:
         command.set_defaults(run=run)
         if name == "lock":
             command.add_argument("--upgrade", action="store_true", help="newest versions, not the locked ones")
+            command.add_argument("--base", default="python", help="BASE: python (pinned in base.lock) or rootfs")
+            command.add_argument("--base-reference", default="", help="python:PYTHONBASE, the image base.lock pins")
 
     command = commands.add_parser("check-proxies", help="fail when a configured build cache does not answer")
     command.add_argument("--apt-proxy", default="", help="APTPROXY")
@@ -225,6 +280,32 @@ def parser() -> argparse.ArgumentParser:
             command.add_argument("--image", required=True, help="the pyrlab-proxies image")
             command.add_argument("--data", required=True, help="folder of the caches' data (PROXY_CACHE)")
             command.add_argument("--offline", action="store_true", help="serve only what the caches hold")
+
+    for name, run in (("start", registry_start), ("stop", registry_stop)):
+        command = commands.add_parser(f"registry-{name}", help=f"{name} the local registry")
+        command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
+        command.add_argument("--port", type=int, default=5000, help="REGISTRY_PORT")
+        command.set_defaults(run=run)
+        if name == "start":
+            command.add_argument("--image", required=True, help="the pyrlab-proxies image")
+            command.add_argument("--data", required=True, help="folder of the registry's data (REGISTRY_DATA)")
+
+    for name, run in (("push", push_images), ("pull", pull_images)):
+        command = commands.add_parser(name, help=f"{name} the images to or from REGISTRY")
+        command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
+        command.add_argument("--registry", default=os.environ.get("REGISTRY", ""), help="host[:port]/org")
+        command.add_argument("--manifests", required=True, help="folder of the manifests (MANIFESTS)")
+        command.add_argument("--image", action="append", default=[], help="NAME=REFERENCE, e.g. pylab=pylab:latest")
+        command.set_defaults(run=run)
+
+    command = commands.add_parser("sbom", help="write a CycloneDX SBOM beside every manifest")
+    command.add_argument("--manifests", required=True, help="folder of the manifests (MANIFESTS)")
+    command.set_defaults(run=write_sboms)
+
+    command = commands.add_parser("z2jh-values", help="write Helm values for Zero to JupyterHub (HUB_* settings)")
+    command.add_argument("--manifests", required=True, help="folder of the manifests (MANIFESTS)")
+    command.add_argument("--out", required=True, help="the values file to write (Z2JH_VALUES)")
+    command.set_defaults(run=z2jh_values)
 
     command = commands.add_parser("manifest", help="write an image's manifest (JSON and Markdown)")
     command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
@@ -287,7 +368,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (lists.ListError, lab.LabError, lock.LockError, manifest.ManifestError, outdated.IndexAnswerError) as error:
+    except (
+        engine.EngineError,
+        lists.ListError,
+        lab.LabError,
+        lock.LockError,
+        manifest.ManifestError,
+        outdated.IndexAnswerError,
+        registry.RegistryError,
+        sbom.SbomError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

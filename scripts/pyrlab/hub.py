@@ -18,16 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pyrlab.lab import (
-    LabError,
-    bind_mount,
-    check_mountable,
-    check_private,
-    container_state,
-    is_loopback,
-    prepare_config_dir,
-    run_cli,
-)
+from pyrlab.engine import container_state, succeeds
+from pyrlab.engine import run as run_cli
+from pyrlab.lab import LabError, bind_mount, check_mountable, check_private, is_loopback, prepare_config_dir
 
 HUB_LABEL = "pyrlab.hub"
 USER_LABEL = "pyrlab.hub.user"
@@ -175,7 +168,7 @@ def start(cli: str, image: str) -> str:
     """Start the hub; return what to tell the admin."""
     settings = HubSettings.from_environment()
     for reference in [image, *image_references(settings)]:
-        if run_cli_ok(cli, "image", "inspect", reference) is False:
+        if succeeds(cli, "image", "inspect", reference) is False:
             raise LabError(f"image {reference} does not exist: run `make build` (and check HUB_IMAGES)")
     prepare_config_dir(settings.config)
     if settings.auth != "native":
@@ -202,7 +195,7 @@ def start(cli: str, image: str) -> str:
     for path, mode in ((settings.data, 0o700), (settings.homes, 0o755)):
         path.mkdir(mode=mode, parents=True, exist_ok=True)
     settings.data.chmod(0o700)  # the hub's database and secrets: root's and yours alone
-    if run_cli_ok(cli, "network", "inspect", settings.name) is False:
+    if succeeds(cli, "network", "inspect", settings.name) is False:
         run_cli(cli, "network", "create", "--label", f"{HUB_LABEL}={settings.name}", settings.name)
     run_cli(cli, *docker_run_args(settings, image))
     wait_until_answering(cli, settings)
@@ -222,14 +215,6 @@ def start(cli: str, image: str) -> str:
     return "\n".join(lines)
 
 
-def run_cli_ok(cli: str, *args: str) -> bool:
-    try:
-        run_cli(cli, *args)
-    except LabError:
-        return False
-    return True
-
-
 def stop(cli: str) -> list[str]:
     """Stop the hub and its users' labs (their homes and the hub's data stay); return what stopped."""
     settings = HubSettings.from_environment()
@@ -237,7 +222,7 @@ def stop(cli: str) -> list[str]:
     stopped = [name for name in names.split() if name]
     if stopped:
         run_cli(cli, "rm", "--force", *stopped)
-    if run_cli_ok(cli, "network", "inspect", settings.name):
+    if succeeds(cli, "network", "inspect", settings.name):
         run_cli(cli, "network", "rm", settings.name)
     return stopped
 

@@ -66,8 +66,18 @@ def kernels() -> dict[str, dict[str, str]]:
     return found
 
 
+def debian_archive() -> dict[str, str] | None:
+    """The date of each Debian suite the base was built from (`make rootfs` records it), or None."""
+    record = Path("/etc/pyrlab-debian-archive")
+    if not record.is_file():
+        return None
+    lines = (line.split(" ", 1) for line in record.read_text(encoding="utf-8").splitlines() if " " in line)
+    return {suite: date for suite, date in lines}
+
+
 def main() -> int:
     inventory = {
+        "debian_archive": debian_archive(),
         "python": {"version": platform.python_version(), "executable": sys.executable, "packages": python_packages()},
         "debian": debian_packages(),
         "r": r_installation(),

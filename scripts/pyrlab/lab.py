@@ -17,13 +17,15 @@ import shutil
 import socket
 import ssl
 import stat
-import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from pyrlab.engine import EngineError, container_logs, container_state, image_facts
+from pyrlab.engine import run as run_cli
 
 HOME = "/home/jovyan"
 WORK_DIR = f"{HOME}/work"
@@ -187,25 +189,6 @@ def container_name(lab: str, port: int) -> str:
     return f"{lab}-{port}"
 
 
-def run_cli(cli: str, *args: str) -> str:
-    """Run the container CLI; a failure raises LabError with its own message."""
-    result = subprocess.run([cli, *args], capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise LabError(f"`{cli} {shlex.join(args)}` failed: {result.stderr.strip() or result.stdout.strip()}")
-    return result.stdout
-
-
-def container_state(cli: str, name: str) -> str | None:
-    """'running', 'exited', … or None when no such container exists."""
-    result = subprocess.run(
-        [cli, "container", "inspect", "--format", "{{.State.Status}}", name],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.stdout.strip() if result.returncode == 0 else None
-
-
 def check_port_free(bind: str, publish: Publish) -> None:
     """Fail with the variable to change when something on the host holds the port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -309,10 +292,8 @@ def wait_until_ready(spec: LabSpec, token: str, timeout: float) -> str:
         if time.monotonic() > next_state_check:  # `docker inspect` once a second, not at every poll
             state = container_state(spec.cli, spec.name)
             if state != "running":
-                logs = subprocess.run([spec.cli, "logs", "--tail", "40", spec.name], capture_output=True, text=True)
-                raise LabError(
-                    f"{spec.name} stopped while starting (state: {state}). Its last lines:\n{logs.stdout}{logs.stderr}"
-                )
+                logs = container_logs(spec.cli, spec.name, 40)
+                raise LabError(f"{spec.name} stopped while starting (state: {state}). Its last lines:\n{logs}")
             next_state_check = time.monotonic() + 1.0
         time.sleep(0.05)
     raise LabError(
@@ -402,7 +383,7 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
     check_mountable(spec.config, "DOCKER")
     if shutil.which(spec.cli) is None:
         raise LabError(f"CONTAINER_CLI={spec.cli} is not on PATH: install Docker, or set CONTAINER_CLI")
-    if subprocess.run([spec.cli, "image", "inspect", spec.image], capture_output=True, check=False).returncode != 0:
+    if image_facts(spec.cli, spec.image) is None:
         raise LabError(f"image {spec.image} does not exist: run `make build` first")
     state = container_state(spec.cli, spec.name)
     if state == "running":
@@ -468,11 +449,12 @@ def refuse_open_lab(spec: LabSpec, scheme: str) -> None:
 def hash_password(cli: str, image: str, password: str) -> str:
     """The argon2 hash of a password, made by jupyter_server inside the image (nothing to install here)."""
     script = "import sys; from jupyter_server.auth import passwd; print(passwd(sys.stdin.read()))"
-    command = [cli, "run", "--rm", "--interactive", "--entrypoint", "python", image, "-c", script]
-    result = subprocess.run(command, input=password, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise LabError(f"could not hash the password in {image}: {result.stderr.strip()} (run `make build` first)")
-    return result.stdout.strip()
+    try:
+        command = ("run", "--rm", "--interactive", "--entrypoint", "python", image, "-c", script)
+        hashed = run_cli(cli, *command, stdin=password)
+    except EngineError as error:
+        raise LabError(f"could not hash the password in {image}: {error} (run `make build` first)") from None
+    return hashed.strip()
 
 
 def store_password(config: Path, hashed: str) -> Path:

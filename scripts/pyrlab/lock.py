@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyrlab.engine import image_facts
+from pyrlab.engine import run as run_cli
 from pyrlab.lists import check_lists
 from pyrlab.lockfile import LOCKS, LockSpec, header, pins
 
@@ -40,8 +42,7 @@ class Resolver:
 
     def run(self, root: Path, mode: str, stdin: str = "", upgrade: bool = False) -> Any:
         """Run the resolver; its progress reaches the terminal, its JSON answer is returned."""
-        inspect = subprocess.run([self.cli, "image", "inspect", self.image], capture_output=True, check=False)
-        if inspect.returncode != 0:
+        if image_facts(self.cli, self.image) is None:
             raise LockError(f"the base image {self.image} is not here: run `make build` (or `make rootfs`) first")
         result = subprocess.run(
             self.command(root, mode, upgrade), input=stdin, stdout=subprocess.PIPE, text=True, check=False
@@ -103,3 +104,37 @@ def lock(root: Path, resolver: Resolver, upgrade: bool) -> list[str]:
     check_lists(root, allow_direct_urls=os.environ.get("ALLOW_DIRECT_URLS") == "yes")
     document = resolver.run(root, "lock", upgrade=upgrade)
     return write_locks(root, document)
+
+
+BASE_LOCK = "base.lock"
+
+
+def pinned_reference(reference: str, repo_digests: list[str]) -> str:
+    """python:3.13-trixie and the engine's RepoDigests -> python:3.13-trixie@sha256:…"""
+    repository = reference.rsplit(":", 1)[0]
+    names = {repository, f"docker.io/{repository}", f"docker.io/library/{repository}", f"library/{repository}"}
+    for entry in repo_digests:
+        name, _, digest = entry.partition("@")
+        if name in names and digest.startswith("sha256:"):
+            return f"{reference}@{digest}"
+    raise LockError(f"the engine knows no registry digest of {reference}: pull it (`docker pull {reference}`)")
+
+
+def lock_base(root: Path, cli: str, base: str, reference: str, upgrade: bool) -> str:
+    """Pin the chain's base image by digest in base.lock (BASE=python); keep a pin still valid."""
+    path = root / BASE_LOCK
+    if base != "python":
+        path.unlink(missing_ok=True)
+        return (
+            f"{BASE_LOCK}: none for BASE={base}: `make rootfs` builds the base here; "
+            "its id and Debian archive dates are in the manifests"
+        )
+    old = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+    if old.startswith(f"{reference}@") and not upgrade:
+        return f"{BASE_LOCK}: {old} kept"
+    if upgrade or image_facts(cli, reference) is None:
+        run_cli(cli, "pull", reference)
+    facts = image_facts(cli, reference) or {}
+    pinned = pinned_reference(reference, facts.get("RepoDigests") or [])
+    path.write_text(pinned + "\n", encoding="utf-8")
+    return f"{BASE_LOCK}: {old or 'none'} -> {pinned}" if old != pinned else f"{BASE_LOCK}: {pinned} kept"

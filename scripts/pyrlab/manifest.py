@@ -5,9 +5,11 @@ inspect`) and from pyrlab.inventory, run inside a container of the image without
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
+
+from pyrlab.engine import image_facts
+from pyrlab.engine import run as run_cli
 
 INVENTORY = Path(__file__).with_name("inventory.py")
 
@@ -16,16 +18,10 @@ class ManifestError(Exception):
     """The image could not be described."""
 
 
-def run_cli(cli: str, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run([cli, *args], input=stdin, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise ManifestError(f"`{cli} {' '.join(args[:2])} ...` failed: {result.stderr.strip()}")
-    return result.stdout
-
-
 def describe(cli: str, image: str, reference: str, parent: str) -> dict[str, Any]:
     """The manifest of one built image."""
     facts = json.loads(run_cli(cli, "image", "inspect", "--format", "{{json .}}", reference))
+    parent_facts = image_facts(cli, parent) or {}
     inventory = json.loads(
         run_cli(
             cli,
@@ -41,6 +37,8 @@ def describe(cli: str, image: str, reference: str, parent: str) -> dict[str, Any
         "size_bytes": facts["Size"],
         "built": facts["Created"],
         "base": parent,
+        # What it was built on, by id and, for an image from a registry, by digest (base.lock pins it).
+        "base_image": {"id": parent_facts.get("Id"), "digests": parent_facts.get("RepoDigests") or []},
         **inventory,
     }
 
@@ -58,11 +56,15 @@ def markdown(manifest: dict[str, Any]) -> str:
         f"| id | `{manifest['id']}` |",
         f"| size | {manifest['size_bytes'] / 1e9:.2f} GB |",
         f"| built | {manifest['built']} |",
-        f"| base | `{manifest['base']}` |",
+        f"| base | `{manifest['base']}` (`{manifest.get('base_image', {}).get('id')}`) |",
         f"| Python | {python['version']} (`{python['executable']}`) |",
         f"| R | {r['version'] if r else 'none'} |",
         f"| kernels | {kernels} |",
     ]
+    if archive := manifest.get("debian_archive"):
+        lines.append(f"| Debian archive | {'; '.join(f'{suite} of {date}' for suite, date in archive.items())} |")
+    if pushed := manifest.get("pushed"):
+        lines.append(f"| pushed | `{pushed['reference']}` ({', '.join(pushed['tags'])}) |")
 
     def section(title: str, packages: dict[str, str]) -> list[str]:
         rows = [f"| {name} | {version} |" for name, version in packages.items()]

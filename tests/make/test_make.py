@@ -280,8 +280,28 @@ def test_help_documents_every_target_and_variable() -> None:
         "status",
         "test",
         "clean",
+        "registry",
+        "push",
+        "pull",
+        "sbom",
+        "z2jh-values",
     ):
         assert re.search(rf"^  {target} +\S", shown.stdout, flags=re.MULTILINE), target
+
+
+def test_readme_configuration_table_has_every_variable_and_no_other() -> None:
+    variables = set(re.findall(r"^([A-Z0-9_]+) \?=", (REPO / "Makefile").read_text(), flags=re.MULTILINE))
+    readme = (REPO / "README.md").read_text()
+    table = readme[readme.index("## Configuration") : readme.index("## Security")]
+    assert set(re.findall(r"^\| `([A-Z0-9_]+)` \|", table, flags=re.MULTILINE)) == variables
+
+
+def test_a_base_lock_for_another_python_image_is_named(scratch: Path) -> None:
+    (scratch / "base.lock").write_text("python:3.12-bookworm@sha256:" + "e" * 64 + "\n")
+    refused = scratch_make(scratch, "preflight", "BASE=python", "PYTHONBASE=3.13-trixie")
+    assert refused.returncode != 0
+    assert "base.lock pins python:3.12-bookworm@sha256:" in refused.stderr
+    assert "not PYTHONBASE=3.13-trixie: run `make lock`" in refused.stderr
 
 
 def stop_lab(lab: StartedLab, settings: list[str]) -> None:

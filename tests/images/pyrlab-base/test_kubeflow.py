@@ -18,12 +18,16 @@ from imagelab import KERNEL_CLIENT, exec_output
 PREFIX = "/notebook/team-a/alice"
 
 
-def as_the_controller_starts_it(docker_client: Any, image: str, home: Path) -> Any:
+# OpenShift's restricted policy: a uid of the project's range, with no passwd entry, in group 0.
+OPENSHIFT_USER = "1000680000:0"
+
+
+def as_the_controller_starts_it(docker_client: Any, image: str, home: Path, user: str = "1000:100") -> Any:
     return docker_client.containers.run(
         image,
         detach=True,
-        user="1000:100",
-        group_add=["100"],
+        user=user,
+        group_add=["100"] if user.endswith(":100") else [],
         environment={"NB_PREFIX": PREFIX},
         volumes={str(home): {"bind": "/home/jovyan", "mode": "rw"}},
         read_only=True,
@@ -84,3 +88,22 @@ def test_runs_as_kubeflow_starts_it_and_keeps_files_in_the_volume(
         assert cell(again, "python3", "print(open('/home/jovyan/kept.txt').read())").strip() == "kept"
     finally:
         again.remove(force=True)
+
+
+def test_runs_with_an_arbitrary_uid_in_group_zero_as_openshift_starts_it(
+    docker_client: Any, image: str, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    if os.getuid() == 0:
+        os.chown(home, 0, 0)
+    home.chmod(0o2770)  # the volume: root's, writable by group 0
+    container = as_the_controller_starts_it(docker_client, image, home, user=OPENSHIFT_USER)
+    try:
+        wait_for_prefix(container)
+        code = "import os; open('/home/jovyan/kept.txt', 'w').write('kept'); print(os.getuid(), os.getgid())"
+        assert cell(container, "python3", code).split() == ["1000680000", "0"]
+        assert wait_for_health(container, "healthy") == "healthy"
+    finally:
+        container.remove(force=True)
+    assert (home / "kept.txt").read_text() == "kept"

@@ -1,0 +1,58 @@
+"""Every call of the container CLI from the host code goes through here, with one error family.
+
+The CLI (CONTAINER_CLI: Docker with BuildKit, or Debian's docker.io) is called as a program, so
+that what pyrlab runs is what a user could type; its own message is kept in the error.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from typing import Any
+
+
+class EngineError(Exception):
+    """The container CLI failed; the message quotes the command and what it printed."""
+
+
+def run(cli: str, *args: str, stdin: str | None = None) -> str:
+    """Run the container CLI and return what it printed; a failure raises EngineError."""
+    result = subprocess.run([cli, *args], input=stdin, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise EngineError(f"`{cli} {shlex.join(args)}` failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def succeeds(cli: str, *args: str) -> bool:
+    """Whether the command succeeds: for questions such as "does this network exist"."""
+    result = subprocess.run([cli, *args], capture_output=True, text=True, check=False)
+    return result.returncode == 0
+
+
+def container_state(cli: str, name: str) -> str | None:
+    """'running', 'exited', … or None when no such container exists."""
+    result = subprocess.run(
+        [cli, "container", "inspect", "--format", "{{.State.Status}}", name],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def container_logs(cli: str, name: str, lines: int) -> str:
+    """The last lines a container printed (both streams), for an error message; empty when none."""
+    result = subprocess.run([cli, "logs", "--tail", str(lines), name], capture_output=True, text=True, check=False)
+    return result.stdout + result.stderr
+
+
+def image_facts(cli: str, reference: str) -> dict[str, Any] | None:
+    """What the engine knows of a local image (`image inspect`), or None when there is none."""
+    result = subprocess.run(
+        [cli, "image", "inspect", "--format", "{{json .}}", reference], capture_output=True, text=True, check=False
+    )
+    if result.returncode != 0:
+        return None
+    facts: dict[str, Any] = json.loads(result.stdout)
+    return facts
