@@ -65,8 +65,10 @@ PIPPROXY ?=
 CA_CERTS ?=
 ## yes: the CA_CERTS bundle stays in the images' trust store (for installs at run time); no: trusted by the build steps only, absent from every image
 CA_CERTS_KEEP ?= yes
-## Network of build steps: host when a proxy is set, so that a proxy on 127.0.0.1 answers
-BUILD_NETWORK ?= $(if $(APTPROXY)$(PIPPROXY),host,default)
+## R packages Debian lacks: CRAN-like repositories (https://…, file:///folder) and folders of tarballs, space-separated, searched in order after Debian; empty: Debian only
+R_REPOS ?=
+## Network of build steps: host when a proxy or R_REPOS is set, so that a server on 127.0.0.1 answers
+BUILD_NETWORK ?= $(if $(APTPROXY)$(PIPPROXY)$(R_REPOS),host,default)
 ## Folder of the data of `make proxies` (apt-cacher-ng's packages, devpi's PyPI mirror), kept between runs
 PROXY_CACHE ?= $(HOME)/.cache/pyrlab-proxies
 ## Port of the apt cache of `make proxies`, on 127.0.0.1 (then APTPROXY = http://127.0.0.1:3142)
@@ -135,8 +137,9 @@ base_image = $(if $(filter rootfs,$(BASE)),$(ROOTFS_IMAGE),$(or $(BASE_LOCK),pyt
 from_image = $(if $(filter BASE,$(call parent,$(1))),$(base_image),$(call ref,$(call parent,$(1))))
 # What an image is built from: its Dockerfile and every file that Dockerfile mounts or copies.
 # Every source of a multi-source COPY counts, not only the first.
-inputs = $(1)/Dockerfile $(sort $(shell awk '{ for (i = 1; i <= NF; i++) if (match($$i, /source=[^,]*/)) \
-	print substr($$i, RSTART + 7, RLENGTH - 7) } /^COPY / { for (i = 2; i < NF; i++) if ($$i !~ /^--/) print $$i }' \
+# A mount or COPY from another stage (from=) is not a file of the project.
+inputs = $(1)/Dockerfile $(sort $(shell awk '{ for (i = 1; i <= NF; i++) if ($$i !~ /from=/ && match($$i, /source=[^,]*/)) \
+	print substr($$i, RSTART + 7, RLENGTH - 7) } /^COPY / && !/--from=/ { for (i = 2; i < NF; i++) if ($$i !~ /^--/) print $$i }' \
 	$(1)/Dockerfile))
 # A stamp holds the id of the image it built; FORCE rebuilds when that image is gone or replaced.
 # One `docker image ls` per make run tells which names carry which ids.
@@ -165,7 +168,7 @@ $(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id
 # what is installed. The .from file records the state the file was written for: deleting a lock,
 # or another CUDA_INSTALL, CUDA_VERSION or TORCH_CPU_INDEX, writes it anew.
 INSTALLED_LISTS := pyrlab-base/bootstrap.txt pyrlab-base/jupyter.txt proxies/apt_debs.txt proxies/devpi.txt \
-	hub/hub_debs.txt hub/hub_requirements.txt base_debs.txt requirements.txt requirements-gpu.txt r_debs.txt r_packages.txt
+	hub/hub_debs.txt hub/hub_requirements.txt base_debs.txt requirements.txt requirements-gpu.txt r_debs.txt r_packages.txt r_build_debs.txt
 lock_of = $(patsubst %.txt,%.lock,$(1))
 frameworks_cuda = $(if $(filter requirements-gpu.txt,$(1)),$(CUDA_VERSION),$(if $(call flavour,$(CUDA_IMAGE)),$(CUDA_VERSION)))
 frameworks = $(if $(filter requirements.txt requirements-gpu.txt,$(1)),cuda=$(call frameworks_cuda,$(1)) torch=$(TORCH_CPU_INDEX))
@@ -202,7 +205,7 @@ $(BUILD)/$(1).id: $(call inputs,$(1)) $(call parent_stamp,$(1)) $(call stale,$(1
 		$$(ca_args) \
 		$$(if $$(APTPROXY),--secret id=aptproxy$$(comma)src=$(BUILD)/aptproxy) \
 		$$(if $$(PIPPROXY),--secret id=pipindex$$(comma)src=$(BUILD)/pipindex) \
-		$(call cuda_args,$(1)) \
+		$(call cuda_args,$(1)) $$(call rlab_args,$(1)) \
 		--tag $(call ref,$(1)) --tag $(IMAGE_PREFIX)$(1):$$(TAG)$(call flavour,$(1)) --iidfile $$@ $$(BUILD_ARGS) .
 endef
 comma := ,
@@ -210,6 +213,17 @@ comma := ,
 ca_args = $(if $(CA_CERTS),--secret id=ca_certs$(comma)src=$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$(sha256sum < $(CA_CERTS) | cut -c1-64) \
 	--build-arg CA_CERTS_KEEP=$(CA_CERTS_KEEP))
 $(foreach image,$(IMAGES),$(eval $(call image_rule,$(image))))
+
+# R_REPOS as the rlab build reads it: a repositories file, and the local repositories copied into
+# the build context. Written only when something changed.
+export R_REPOS
+$(BUILD)/install/r_repos.txt: FORCE | $(TOOLS)
+	@mkdir -p $(BUILD)/install $(BUILD)/r-repos
+	@$(if $(strip $(R_REPOS)),$(PYRLAB) r-repos --out $@ --copies $(BUILD)/r-repos,[[ -e $@ && ! -s $@ ]] || : > $@)
+$(BUILD)/r-repos: $(BUILD)/install/r_repos.txt ;
+# The rlab build compiles R sources only when some come from R_REPOS (or its lock pins some).
+r_sources = $(if $(or $(strip $(R_REPOS)),$(shell grep -ls '==' r_packages.lock 2>/dev/null)),yes,no)
+rlab_args = $(if $(filter rlab,$(1)),--build-arg R_SOURCES=$(r_sources))
 
 .PHONY: rootfs
 rootfs: ## build $(ROOTFS_IMAGE) anew from the Debian archive with mmdebstrap (about 20 s; for BASE=rootfs)
@@ -256,22 +270,33 @@ $(BUILD):
 # Optional: pylab's CUDA build installs it; an empty one does for a project without it.
 requirements-gpu.txt:
 	printf '# Python packages for GPU work, installed only with CUDA_INSTALL=yes\n' > $@
+r_build_debs.txt:
+	printf '# Debian -dev packages that R sources from R_REPOS compile against (builder stage only)\n' > $@
 
 .PHONY: FORCE
 FORCE:
 
 .PHONY: check
-check: $(TOOLS) ## check the package lists, and that no list changed after its lock; every problem is named with file:line and a fix
-	$(PYRLAB) check $(if $(filter lock upgrade,$(MAKECMDGOALS)),--no-locks)
+check: $(TOOLS) $(BUILD)/install/r_repos.txt ## check the package lists, and that no list changed after its lock; every problem is named with file:line and a fix
+	$(PYRLAB) check $(if $(filter lock upgrade,$(MAKECMDGOALS)),--no-locks) \
+		$(if $(wildcard $(DEBIAN_R_NAMES)),--debian-r-names $(DEBIAN_R_NAMES))
+
+# The names of Debian's R packages, as rlab-base's apt index had them: `make check` names an R
+# package that neither Debian nor R_REPOS provides before rlab is built (once rlab-base exists).
+DEBIAN_R_NAMES := $(BUILD)/debian-r-packages.txt
+build-rlab-base: $(DEBIAN_R_NAMES)
+$(BUILD)/rlab.id: $(DEBIAN_R_NAMES)
+$(DEBIAN_R_NAMES): $(BUILD)/rlab-base.id
+	$(CONTAINER_CLI) run --rm --network none --entrypoint cat $(call ref,rlab-base) /usr/local/share/pyrlab/debian-r-packages.txt > $@
 
 ##@ Locks and manifests
 .PHONY: lock upgrade outdated manifest
-lock: $(TOOLS) $(call parent_stamp,pyrlab-base) ## pin every list (Python with hashes, Debian and R to versions) in .lock files beside them, and BASE=python's image by digest in base.lock; keeps the pins it can
+lock: $(TOOLS) $(call parent_stamp,pyrlab-base) $(BUILD)/install/r_repos.txt ## pin every list (Python with hashes, Debian and R to versions) in .lock files beside them, and BASE=python's image by digest in base.lock; keeps the pins it can
 	$(call resolve,lock) $(lock_base)
-upgrade: $(TOOLS) $(call parent_stamp,pyrlab-base) ## like lock, to the newest versions; shows old -> new
+upgrade: $(TOOLS) $(call parent_stamp,pyrlab-base) $(BUILD)/install/r_repos.txt ## like lock, to the newest versions; shows old -> new
 	$(call resolve,lock --upgrade) $(lock_base)
 lock_base = --base $(BASE) --base-reference python:$(PYTHONBASE)
-outdated: $(TOOLS) ## report the pins that have newer releases (Python from the package index, Debian and R from apt); changes nothing
+outdated: $(TOOLS) $(BUILD)/install/r_repos.txt ## report the pins that have newer releases (Python from the package index, Debian and R from apt); changes nothing
 	$(call resolve,outdated)
 manifest: $(TOOLS) ## write MANIFESTS/<image>.json and .md for every built image: packages and versions, kernels, size
 	$(foreach image,$(IMAGES),if $(CONTAINER_CLI) image inspect $(call ref,$(image)) >/dev/null 2>&1; then \
@@ -375,8 +400,8 @@ status: $(TOOLS) ## list the lab containers, with the URL of each running one
 	$(PYRLAB) lab-status --cli '$(CONTAINER_CLI)'
 
 ##@ Tests
-.PHONY: test test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster test-proxies lint screenshots
-test: lint test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server, the registry, the cluster contract
+.PHONY: test test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster test-rsources test-proxies lint screenshots
+test: lint test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster test-rsources ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server, the registry, the cluster contract, R from sources
 
 lint: $(TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/ruff check scripts hub tests
@@ -387,6 +412,7 @@ lint: $(TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/mypy tests/browser
 	$(TOOLS_VENV)/bin/mypy tests/hub
 	$(TOOLS_VENV)/bin/mypy tests/registry tests/cluster/test_kubespawner.py
+	$(TOOLS_VENV)/bin/mypy tests/rsources
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed: apt-get install shellcheck" >&2; exit 1; }
 	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/add-ca-certs pyrlab-base/build-ca \
 		pyrlab-base/record-debian-archive proxies/serve .ci/run
@@ -416,6 +442,9 @@ test-registry: build $(TOOLS) ## make registry, push and pull for real on 127.0.
 
 test-cluster: build-pylab build-rlab $(BUILD)/pyrlab-hub.id $(TOOLS) ## the cluster contract: a real JupyterHub spawning the images as Zero to JupyterHub's KubeSpawner does
 	PYRLAB_HUB_IMAGE=$(call ref,pyrlab-hub) $(TOOLS_PY) -m pytest tests/cluster
+
+test-rsources: build-rlab-base $(TOOLS) ## R packages from R_REPOS for real: packages built with R CMD build, served on 127.0.0.1, compiled into a scratch rlab
+	$(TOOLS_PY) -m pytest tests/rsources
 
 # The README's pictures, taken by the browser tests.
 SCREENSHOTS := pylab-plot rlab-ggplot hub-spawn

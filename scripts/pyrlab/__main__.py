@@ -21,6 +21,8 @@ from pyrlab import (
     outdated,
     proxies,
     registry,
+    rrepos,
+    rsource,
     sbom,
     z2jh,
 )
@@ -31,6 +33,12 @@ def check(args: argparse.Namespace) -> int:
     lists.check_lists(root, allow_direct_urls=args.allow_direct_urls == "yes")
     if args.locks:
         lockfile.check_locks(root)
+    if args.debian_r_names:
+        # Every R name from Debian or R_REPOS, as the rlab build will resolve it.
+        available = set(Path(args.debian_r_names).read_text(encoding="utf-8").split())
+        repositories_file, copies = root / ".build" / "install" / "r_repos.txt", root / ".build" / "r-repos"
+        found = rsource.read_repositories(repositories_file, copies) if repositories_file.is_file() else []
+        rsource.make_plan(lists.read_entries(root / lists.R_LIST), available, rsource.Repositories(found))
     print(f"the package lists in {args.root} are valid" + (" and their locks up to date" if args.locks else ""))
     return 0
 
@@ -75,6 +83,7 @@ def report_outdated(args: argparse.Namespace) -> int:
         return 0
     rows = outdated.python_outdated(root, args.pip_index or outdated.DEFAULT_INDEX, args.ca_certs or True)
     rows += outdated.debian_outdated(root, resolver(args))
+    rows += outdated.r_source_outdated(root, Path(".build/install/r_repos.txt"), Path(".build/r-repos"))
     print(outdated.table(rows) if rows else "every pin is the newest release")
     if rows:
         print(f"\n{len(rows)} pins have newer releases: `make upgrade` re-resolves them")
@@ -195,6 +204,11 @@ def pull_images(args: argparse.Namespace) -> int:
     return 0
 
 
+def r_repositories(args: argparse.Namespace) -> int:
+    rrepos.prepare(args.repos, Path(args.out), Path(args.copies))
+    return 0
+
+
 def write_sboms(args: argparse.Namespace) -> int:
     print("\n".join(sbom.write_all(Path(args.manifests))))
     return 0
@@ -237,6 +251,7 @@ def parser() -> argparse.ArgumentParser:
     command = commands.add_parser("check", help="check the four package lists and their locks")
     command.add_argument("--root", default=".", help="folder holding the lists")
     command.add_argument("--no-locks", dest="locks", action="store_false", help="do not check the locks")
+    command.add_argument("--debian-r-names", default="", help="file of Debian's R package names (rlab-base's)")
     command.add_argument(
         "--allow-direct-urls", default=os.environ.get("ALLOW_DIRECT_URLS", "no"), help="yes: accept name @ URL"
     )
@@ -297,6 +312,12 @@ def parser() -> argparse.ArgumentParser:
         command.add_argument("--manifests", required=True, help="folder of the manifests (MANIFESTS)")
         command.add_argument("--image", action="append", default=[], help="NAME=REFERENCE, e.g. pylab=pylab:latest")
         command.set_defaults(run=run)
+
+    command = commands.add_parser("r-repos", help="write the R repositories file of the rlab build (R_REPOS)")
+    command.add_argument("--repos", default=os.environ.get("R_REPOS", ""), help="R_REPOS")
+    command.add_argument("--out", required=True, help="the repositories file to write")
+    command.add_argument("--copies", required=True, help="folder of the copies of local repositories")
+    command.set_defaults(run=r_repositories)
 
     command = commands.add_parser("sbom", help="write a CycloneDX SBOM beside every manifest")
     command.add_argument("--manifests", required=True, help="folder of the manifests (MANIFESTS)")
@@ -376,6 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         manifest.ManifestError,
         outdated.IndexAnswerError,
         registry.RegistryError,
+        rsource.SourceError,
+        rsource.UnknownRNames,
         sbom.SbomError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -42,16 +42,30 @@ def debian_packages() -> dict[str, str]:
 
 
 def r_installation() -> dict[str, object] | None:
+    """R's version, and every R package with its version and origin: R itself, Debian, or the
+    repository of R_REPOS it was compiled from."""
     base = Path(R_LIBRARIES[0]) / "base" / "DESCRIPTION"
     if not base.is_file():
         return None
+    sources_file = Path("/usr/local/share/pyrlab/r-sources.json")
+    sources = json.loads(sources_file.read_text(encoding="utf-8")) if sources_file.is_file() else []
+    compiled = {source["name"]: source["repository"] for source in sources}
     packages: dict[str, str] = {}
+    origins: dict[str, str] = {}
     for library in map(Path, R_LIBRARIES):
         for description in sorted(library.glob("*/DESCRIPTION")):
             name, version = description_field(description, "Package"), description_field(description, "Version")
-            if name and version:
-                packages.setdefault(name, version)
-    return {"version": description_field(base, "Version"), "packages": dict(sorted(packages.items()))}
+            if name and version and name not in packages:
+                packages[name] = version
+                if name in compiled:
+                    origins[name] = compiled[name]
+                else:
+                    origins[name] = "R" if library == Path(R_LIBRARIES[0]) else "debian"
+    return {
+        "version": description_field(base, "Version"),
+        "packages": dict(sorted(packages.items())),
+        "origins": dict(sorted(origins.items())),
+    }
 
 
 def kernels() -> dict[str, dict[str, str]]:

@@ -15,8 +15,10 @@ PYTHON_LIST = "requirements.txt"
 R_LIST = "r_packages.txt"
 # Installed only with CUDA_INSTALL=yes; a project may do without it.
 GPU_LIST = "requirements-gpu.txt"
-ALL_LISTS = ("base_debs.txt", PYTHON_LIST, GPU_LIST, "r_debs.txt", R_LIST)
-OPTIONAL_LISTS = frozenset({GPU_LIST})
+# Debian -dev packages that R sources from R_REPOS compile against: in rlab's builder stage only.
+R_BUILD_LIST = "r_build_debs.txt"
+ALL_LISTS = ("base_debs.txt", PYTHON_LIST, GPU_LIST, "r_debs.txt", R_LIST, R_BUILD_LIST)
+OPTIONAL_LISTS = frozenset({GPU_LIST, R_BUILD_LIST})
 
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters,
 # starting with a letter or digit.
@@ -204,6 +206,7 @@ def check_r_list(entries: list[Entry]) -> list[Problem]:
 CHECKS: dict[str, Callable[[list[Entry]], list[Problem]]] = {
     "base_debs.txt": check_debian_list,
     "r_debs.txt": check_debian_list,
+    R_BUILD_LIST: check_debian_list,
     PYTHON_LIST: check_python_list,
     GPU_LIST: check_python_list,
     R_LIST: check_r_list,

@@ -80,6 +80,9 @@ def lock_text(root: Path, spec: LockSpec, document: dict[str, Any]) -> str:
         body = str(document["python"][spec.lock])
     else:
         body = debian_lock_body(document["debian"][spec.list], document["notes"].get(spec.list, {}))
+    if spec.list == "r_packages.txt" and document.get("r_sources"):
+        # The sources R_REPOS gives, in install order: name==version, the tarball's sha256, the repository.
+        body += "".join(f"{pin}\n" for pin in document["r_sources"])
     return header(root, spec, str(document["resolved_for"])) + body
 
 

@@ -20,6 +20,8 @@ from pyrlab.lists import ListError, Problem, logical_lines, read_entries
 HEADER_MARK = "# pyrlab-lock:"
 PYTHON_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
 DEBIAN_PIN = re.compile(r"^([a-z0-9][a-z0-9+.-]+)=(\S+)$")
+# An R source of R_REPOS in r_packages.lock: name==version sha256=… repo=…
+SOURCE_PIN = re.compile(r"^([A-Za-z][A-Za-z0-9.]*)==(\S+) sha256=")
 
 
 @dataclass(frozen=True)
@@ -136,6 +138,8 @@ def debian_pins(text: str) -> dict[str, str]:
         match = DEBIAN_PIN.match(line)
         if match:
             pins[match[1]] = match[2]
+        elif source := SOURCE_PIN.match(line):
+            pins[f"{source[1]} (R source)"] = source[2]
     return pins
 
 

@@ -72,7 +72,10 @@ def markdown(manifest: dict[str, Any]) -> str:
 
     lines += section("Python packages", python["packages"])
     if r:
-        lines += section("R packages", r["packages"])
+        origins = r.get("origins", {})
+        rows = [f"| {name} | {version} | {origins.get(name, '')} |" for name, version in r["packages"].items()]
+        header = ["", f"## R packages ({len(rows)})", "", "| package | version | origin |", "|---|---|---|"]
+        lines += [*header, *rows]
     lines += section("Debian packages", manifest["debian"])
     return "\n".join(lines) + "\n"
 

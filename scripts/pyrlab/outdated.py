@@ -5,6 +5,7 @@ candidates of the chain's base image. A report: it never changes a lock."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -20,8 +21,13 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from pyrlab.lists import read_entries
 from pyrlab.lock import Resolver
 from pyrlab.lockfile import LOCKS, pins
+from pyrlab.rsource import Repositories, locked_plan, read_repositories
+
+# How lockfile.pins names an R source of r_packages.lock, beside the Debian pins.
+SOURCE_SUFFIX = " (R source)"
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
 DEFAULT_INDEX = "https://pypi.org/simple/"
@@ -111,11 +117,36 @@ def python_outdated(root: Path, index: str, verify: bool | str = True) -> list[O
 
 def debian_outdated(root: Path, resolver: Resolver) -> list[Outdated]:
     """Every Debian or R pin whose apt candidate in the base image is newer."""
-    pinned = locked(root, "debian")
+    pinned = {name: pin for name, pin in locked(root, "debian").items() if not name.endswith(SOURCE_SUFFIX)}
     if not pinned:
         return []
     newer = resolver.run(root, "candidates", stdin=json.dumps({name: pin[1] for name, pin in pinned.items()}))
     return [Outdated(pinned[name][0], name, pinned[name][1], str(newest)) for name, newest in sorted(newer.items())]
+
+
+def r_version(text: str) -> tuple[int, ...]:
+    """R's package_version: numbers separated by dots and dashes."""
+    return tuple(int(part) for part in re.split(r"[.-]", text) if part.isdigit())
+
+
+def r_source_outdated(root: Path, repositories_file: Path, copies: Path) -> list[Outdated]:
+    """Every R source pinned in r_packages.lock whose repository offers a newer version."""
+    lock = root / "r_packages.lock"
+    pinned = locked_plan(read_entries(lock)) if lock.is_file() else None
+    if pinned is None or not pinned.sources:
+        return []
+    repositories = Repositories(read_repositories(repositories_file, copies) if repositories_file.is_file() else [])
+    rows = []
+    for source in pinned.sources:
+        for repository, packages in zip(repositories.repositories, repositories.indexes(), strict=True):
+            offered = packages.get(source.name)
+            if (
+                repository.origin == source.repository
+                and offered is not None
+                and r_version(offered.version) > r_version(source.version)
+            ):
+                rows.append(Outdated("r_packages.lock", source.name, source.version, offered.version))
+    return rows
 
 
 def table(rows: Iterable[Outdated]) -> str:

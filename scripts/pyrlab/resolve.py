@@ -25,7 +25,8 @@ from pathlib import Path
 
 from pyrlab.lists import Entry, read_entries
 from pyrlab.lockfile import LOCKS
-from pyrlab.rdeb import UnknownRPackages, apt_package_names, map_entries
+from pyrlab.rdeb import apt_package_names
+from pyrlab.rsource import Repositories, SourceError, UnknownRNames, fetch, make_plan, read_repositories
 
 SRC = Path("/src")
 CA_BUNDLE = Path("/run/pyrlab-ca.crt")
@@ -37,6 +38,9 @@ RUNTIME_DEBS = "pyrlab-base/runtime_debs.txt"
 R_CORE_DEBS = "rlab-base/r_core_debs.txt"
 PROXIES_DEBS = "proxies/apt_debs.txt"
 HUB_DEBS = "hub/hub_debs.txt"
+# R_REPOS as make prepared it for the build (the repositories file, local repositories copied).
+R_REPOS_FILE = SRC / ".build" / "install" / "r_repos.txt"
+R_REPOS_BASE = SRC / ".build" / "r-repos"
 
 
 class ResolveError(Exception):
@@ -103,18 +107,31 @@ def not_installable(apt_error: str, lists: list[str]) -> str:
     return "\n".join([*where, fix] if where else [apt_error.strip(), fix])
 
 
-def resolve_debian() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
-    """The pins of each Debian lock: what its list adds on top of the lists installed before it."""
+def resolve_r_sources() -> tuple[list[str], dict[str, str], list[str]]:
+    """r_packages.txt: Debian's binaries (with their notes), and the pins of the sources R_REPOS
+    gives for the rest, each tarball fetched once for its sha256."""
+    found = read_repositories(R_REPOS_FILE, R_REPOS_BASE) if R_REPOS_FILE.is_file() else []
+    repositories = Repositories(found)
+    try:
+        # Named as the user sees them: r_packages.txt:12, not /src/r_packages.txt:12.
+        entries = [Entry(entry.path.relative_to(SRC), entry.line, entry.text) for entry in entries_of("r_packages.txt")]
+        plan = make_plan(entries, apt_package_names(), repositories)
+        downloads = Path(tempfile.mkdtemp())
+        for source in plan.sources:
+            log(f"fetching {source.url} for its sha256")
+            fetch(source, downloads, repositories)
+    except (UnknownRNames, SourceError) as error:
+        raise ResolveError(str(error)) from error
+    return plan.debian, plan.notes, [source.pin() for source in plan.sources]
+
+
+def resolve_debian() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], list[str]]:
+    """The pins of each Debian lock: what its list adds on top of the lists installed before it;
+    and the R sources' pins."""
     names = {name: [entry.text for entry in entries_of(name)] for name in (RUNTIME_DEBS, "base_debs.txt", R_CORE_DEBS)}
     names["r_debs.txt"] = [entry.text for entry in entries_of("r_debs.txt")]
-    r_entries = entries_of("r_packages.txt")
-    try:
-        r_packages = map_entries(r_entries, apt_package_names())
-    except UnknownRPackages as error:
-        raise ResolveError(str(error)) from error
-    notes = {
-        "r_packages.txt": {package: f"R: {entry.text}" for package, entry in zip(r_packages, r_entries, strict=False)}
-    }
+    r_packages, r_notes, r_sources = resolve_r_sources()
+    notes = {"r_packages.txt": dict(r_notes)}
 
     order = [RUNTIME_DEBS, "base_debs.txt", R_CORE_DEBS, "r_debs.txt"]
     before: list[str] = []
@@ -152,7 +169,7 @@ def resolve_debian() -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str
     pins[PROXIES_DEBS] = {package: with_caches.get(package) or installed_version(package) for package in caches}
     pins[PROXIES_DEBS].update(with_caches)
     notes[PROXIES_DEBS] = {package: "listed" for package in caches}
-    return pins, notes
+    return pins, notes, r_sources
 
 
 def uv_command(work: Path) -> list[str]:
@@ -242,11 +259,12 @@ def main(argv: list[str] | None = None) -> int:
         if mode[0] == "candidates":
             print(json.dumps(candidates(json.load(sys.stdin))))
             return 0
-        debian, notes = resolve_debian()
+        debian, notes, r_sources = resolve_debian()
         document = {
             "resolved_for": resolved_for(),
             "debian": debian,
             "notes": notes,
+            "r_sources": r_sources,
             "python": resolve_python(Path(tempfile.mkdtemp())),
         }
     except ResolveError as error:
