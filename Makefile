@@ -152,6 +152,7 @@ parent_stamp = $(if $(filter BASE,$(call parent,$(1))),$(if $(filter rootfs,$(BA
 TOOLS_PY := $(TOOLS_VENV)/bin/python
 PYRLAB := $(TOOLS_PY) -m pyrlab
 TOOLS := $(TOOLS_VENV)/.installed
+TEST_TOOLS := $(TOOLS_VENV)/.test-installed
 PIP_INDEX = $(if $(PIPPROXY),$(patsubst %/,%,$(PIPPROXY))/root/pypi/+simple/)
 export DOCKER_BUILDKIT := 1
 
@@ -305,10 +306,14 @@ manifest: $(TOOLS) ## write MANIFESTS/<image>.json and .md for every built image
 resolve = $(PYRLAB) $(1) --cli '$(CONTAINER_CLI)' --image $(base_image) --network $(BUILD_NETWORK) \
 	--ca-certs '$(CA_CERTS)' --apt-proxy '$(APTPROXY)' --pip-index '$(PIP_INDEX)'
 
-$(TOOLS): tests/requirements.txt
+# pyrlab's own commands need only the runtime tools; the tests and lint add theirs.
+$(TOOLS): scripts/requirements.txt
 	python3 -m venv $(TOOLS_VENV)
-	$(TOOLS_PY) -m pip install --quiet --disable-pip-version-check --requirement tests/requirements.txt
+	$(TOOLS_PY) -m pip install --quiet --disable-pip-version-check --requirement scripts/requirements.txt
 	printf '%s\n' "$(CURDIR)/scripts" > "$$($(TOOLS_PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/pyrlab-scripts.pth"
+	touch $@
+$(TEST_TOOLS): tests/requirements.txt $(TOOLS)
+	$(TOOLS_PY) -m pip install --quiet --disable-pip-version-check --requirement tests/requirements.txt
 	touch $@
 
 ##@ Build caches (apt-cacher-ng and devpi-server on 127.0.0.1, for fast and offline-friendly builds)
@@ -403,7 +408,7 @@ status: $(TOOLS) ## list the lab containers, with the URL of each running one
 .PHONY: test test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster test-rsources test-proxies lint screenshots
 test: lint test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster test-rsources ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server, the registry, the cluster contract, R from sources
 
-lint: $(TOOLS) ## ruff, mypy and shellcheck
+lint: $(TEST_TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/ruff check scripts hub tests
 	$(TOOLS_VENV)/bin/ruff format --check scripts hub tests
 	$(TOOLS_VENV)/bin/mypy scripts/pyrlab hub/gpus.py hub/pyrlab_hub.py hub/hub_users.py tests/unit tests/images
@@ -417,33 +422,33 @@ lint: $(TOOLS) ## ruff, mypy and shellcheck
 	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/add-ca-certs pyrlab-base/build-ca \
 		pyrlab-base/record-debian-archive proxies/serve .ci/run
 
-test-unit: $(TOOLS) ## unit tests of scripts/ (no Docker)
+test-unit: $(TEST_TOOLS) ## unit tests of scripts/ (no Docker)
 	$(TOOLS_PY) -m pytest tests/unit
 
 test-images: $(addprefix test-,$(IMAGES)) ## each image's tests, with the tests of its parents
 
-$(addprefix test-,$(IMAGES)): test-%: build-% $(TOOLS)
+$(addprefix test-,$(IMAGES)): test-%: build-% $(TEST_TOOLS)
 	$(TOOLS_PY) -m pytest $(addprefix tests/images/,$(call lineage,$*)) --image $(call ref,$*) $(if $(CA_CERTS),--ca-certs $(CA_CERTS))
 
-test-make: build $(TOOLS) ## the Makefile itself: a no-op rebuild, `make pylab` and `make rlab` end to end
+test-make: build $(TEST_TOOLS) ## the Makefile itself: a no-op rebuild, `make pylab` and `make rlab` end to end
 	$(TOOLS_PY) -m pytest tests/make
 
-test-security: build-pylab $(TOOLS) ## attacks on the isolation of the labs (root, tokens, tools, saves), each in real containers; creates host users, so run as root
+test-security: build-pylab $(TEST_TOOLS) ## attacks on the isolation of the labs (root, tokens, tools, saves), each in real containers; creates host users, so run as root
 	$(TOOLS_PY) -m pytest tests/security
 
-test-browser: build-pylab build-rlab $(TOOLS) ## the labs as a person uses them, in Debian's Chromium (apt-get install chromium); screenshots in test-output/screenshots
+test-browser: build-pylab build-rlab $(TEST_TOOLS) ## the labs as a person uses them, in Debian's Chromium (apt-get install chromium); screenshots in test-output/screenshots
 	$(TOOLS_PY) -m pytest tests/browser
 
-test-hub: build-pylab build-rlab $(TOOLS) ## the team server for real: make hub, users, spawns of pylab and rlab, cells through its proxy
+test-hub: build-pylab build-rlab $(TEST_TOOLS) ## the team server for real: make hub, users, spawns of pylab and rlab, cells through its proxy
 	$(TOOLS_PY) -m pytest tests/hub
 
-test-registry: build $(TOOLS) ## make registry, push and pull for real on 127.0.0.1; a lab from the pulled digest passes pylab's tests
+test-registry: build $(TEST_TOOLS) ## make registry, push and pull for real on 127.0.0.1; a lab from the pulled digest passes pylab's tests
 	$(TOOLS_PY) -m pytest tests/registry
 
-test-cluster: build-pylab build-rlab $(BUILD)/pyrlab-hub.id $(TOOLS) ## the cluster contract: a real JupyterHub spawning the images as Zero to JupyterHub's KubeSpawner does
+test-cluster: build-pylab build-rlab $(BUILD)/pyrlab-hub.id $(TEST_TOOLS) ## the cluster contract: a real JupyterHub spawning the images as Zero to JupyterHub's KubeSpawner does
 	PYRLAB_HUB_IMAGE=$(call ref,pyrlab-hub) $(TOOLS_PY) -m pytest tests/cluster
 
-test-rsources: build-rlab-base $(TOOLS) ## R packages from R_REPOS for real: packages built with R CMD build, served on 127.0.0.1, compiled into a scratch rlab
+test-rsources: build-rlab-base $(TEST_TOOLS) ## R packages from R_REPOS for real: packages built with R CMD build, served on 127.0.0.1, compiled into a scratch rlab
 	$(TOOLS_PY) -m pytest tests/rsources
 
 # The README's pictures, taken by the browser tests.
@@ -452,12 +457,12 @@ screenshots: test-browser ## take the README's screenshots anew (docs/screenshot
 	mkdir -p docs/screenshots
 	cp $(foreach shot,$(SCREENSHOTS),test-output/screenshots/$(shot).png) docs/screenshots/
 
-test-proxies: $(TOOLS) ## builds through real caches on 127.0.0.1 (clears Docker's build cache mounts; CI runs it after test)
+test-proxies: $(TEST_TOOLS) ## builds through real caches on 127.0.0.1 (clears Docker's build cache mounts; CI runs it after test)
 	$(TOOLS_PY) -m pytest tests/proxies
 
 ##@ Benchmark
 .PHONY: bench
-bench: $(TOOLS) ## measure builds, start and first cells against the targets, in a scratch copy (clears Docker's build cache)
+bench: $(TEST_TOOLS) ## measure builds, start and first cells against the targets, in a scratch copy (clears Docker's build cache)
 	$(TOOLS_PY) -m pyrlab.bench
 
 ##@ Housekeeping

@@ -101,8 +101,8 @@ class LabSpec:
 
     @property
     def url_host(self) -> str:
-        """Where this host reaches the published port."""
-        return "127.0.0.1" if self.bind in ("0.0.0.0", "") else self.bind  # noqa: S104 - a comparison
+        """Where this host reaches the published port (an IPv6 address in brackets)."""
+        return "127.0.0.1" if self.bind in ("0.0.0.0", "") else address_literal(self.bind)  # noqa: S104 - a comparison
 
     @property
     def grants_sudo(self) -> bool:
@@ -110,12 +110,17 @@ class LabSpec:
         return any(re.fullmatch(r"GRANT_SUDO=(yes|1)", arg) for arg in self.docker_args)
 
 
+def address_literal(address: str) -> str:
+    """An address as a URL and `docker run --publish` write it: IPv6 in brackets (::1 -> [::1])."""
+    return f"[{address}]" if ":" in address and not address.startswith("[") else address
+
+
 def is_loopback(bind: str) -> bool:
     """Only this machine reaches the address (localhost, 127.x, ::1)."""
     if bind == "localhost":
         return True
     try:
-        return ipaddress.ip_address(bind).is_loopback
+        return ipaddress.ip_address(bind.strip("[]")).is_loopback
     except ValueError:
         return False
 
@@ -191,10 +196,11 @@ def container_name(lab: str, port: int) -> str:
 
 def check_port_free(bind: str, publish: Publish) -> None:
     """Fail with the variable to change when something on the host holds the port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+    family = socket.AF_INET6 if ":" in bind else socket.AF_INET  # BIND_ADDRESS=::1 is IPv6's loopback
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((bind or "0.0.0.0", publish.host_port))  # noqa: S104 - the user's BIND_ADDRESS
+            probe.bind((bind.strip("[]") or "0.0.0.0", publish.host_port))  # noqa: S104 - the user's BIND_ADDRESS
         except OSError as error:
             if error.errno != errno.EADDRINUSE:
                 raise LabError(
@@ -215,7 +221,7 @@ def warnings_for(spec: LabSpec) -> list[str]:
             f"AUTH=none: {spec.lab} asks for no token or password; anyone who reaches "
             f"{spec.bind}:{spec.jupyter.host_port} can run code as you"
         )
-    if spec.bind not in ("127.0.0.1", "localhost", "::1"):
+    if not is_loopback(spec.bind):
         warnings.append(
             f"BIND_ADDRESS={spec.bind}: other machines can reach {spec.lab}; "
             "its token or password still guards it (ssh -L keeps it on this machine)"
@@ -370,7 +376,7 @@ def docker_run_args(spec: LabSpec) -> list[str]:
     elif not spec.password_file.is_file():
         args += ["--env", f"JUPYTER_TOKEN_FILE={CONFIG_DIR}/{spec.token_file.name}"]
     for publish in spec.publish:
-        args += ["--publish", f"{spec.bind}:{publish.host_port}:{publish.container_port}"]
+        args += ["--publish", f"{address_literal(spec.bind)}:{publish.host_port}:{publish.container_port}"]
     return [*args, *spec.docker_args, spec.image]
 
 
@@ -494,9 +500,7 @@ def published_address(ports: str) -> tuple[str, str] | None:
     host, port = match.groups()
     if host in ("", "0.0.0.0", "::", "[::]"):  # noqa: S104 - every address: this machine's loopback
         host = "127.0.0.1"
-    elif ":" in host and not host.startswith("["):
-        host = f"[{host}]"
-    return host, port
+    return address_literal(host), port
 
 
 def status(cli: str, config: Path) -> list[str]:

@@ -11,16 +11,14 @@ import uuid
 import warnings
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cyclonedx.model.bom import Bom, BomMetaData
-from cyclonedx.model.component import Component, ComponentType
-from cyclonedx.output.json import JsonV1Dot6
-from cyclonedx.schema import SchemaVersion
-from cyclonedx.validation.json import JsonStrictValidator
-from packageurl import PackageURL
+if TYPE_CHECKING:
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component
 
-SCHEMA = SchemaVersion.V1_6
+# cyclonedx-python-lib is imported where an SBOM is made: its JSON schema validator takes about a
+# second to import, which every other command (`make pylab`) would pay.
 
 
 class SbomError(Exception):
@@ -29,6 +27,9 @@ class SbomError(Exception):
 
 def package_components(manifest: dict[str, Any]) -> list[Component]:
     """The image's packages: Python (the environment's), R, and Debian's."""
+    from cyclonedx.model.component import Component, ComponentType
+    from packageurl import PackageURL
+
     kinds = [("pypi", manifest["python"]["packages"])]
     if manifest.get("r"):
         kinds.append(("cran", manifest["r"]["packages"]))
@@ -52,6 +53,10 @@ def build_time(text: str) -> datetime:
 
 def bom_for(manifest: dict[str, Any]) -> Bom:
     """The SBOM of one manifest; the same manifest always gives the same document."""
+    from cyclonedx.model.bom import Bom, BomMetaData
+    from cyclonedx.model.component import Component, ComponentType
+    from packageurl import PackageURL
+
     # A pushed image is named by its package URL: the registry's repository and the digest.
     pushed = manifest.get("pushed")
     purl = None
@@ -75,15 +80,20 @@ def bom_for(manifest: dict[str, Any]) -> Bom:
 
 def write_sbom(manifest_path: Path) -> tuple[Path, int]:
     """Write <image>.cdx.json beside the manifest; return it and its number of packages."""
+    from cyclonedx.output.json import JsonV1Dot6
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     with warnings.catch_warnings():
         # The packages' own dependencies are not in the manifests: the graph stops at the image.
         warnings.simplefilter("ignore", UserWarning)
         bom = bom_for(manifest)
         text = JsonV1Dot6(bom).output_as_string(indent=2)
-    error = JsonStrictValidator(SCHEMA).validate_str(text)
+    schema = SchemaVersion.V1_6
+    error = JsonStrictValidator(schema).validate_str(text)
     if error is not None:
-        raise SbomError(f"the SBOM of {manifest_path} does not follow CycloneDX {SCHEMA.to_version()}: {error}")
+        raise SbomError(f"the SBOM of {manifest_path} does not follow CycloneDX {schema.to_version()}: {error}")
     out = manifest_path.with_suffix(".cdx.json")
     out.write_text(text + "\n", encoding="utf-8")
     return out, len(bom.components)

@@ -10,8 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pyrlab.hub import HubSettings
 from pyrlab.lab import write_private
 from pyrlab.registry import RegistryError
@@ -137,6 +135,8 @@ def values(settings: HubSettings, manifests: Path) -> dict[str, Any]:
 
 def write_values(out: Path, manifests: Path) -> Path:
     """Write the values file, private: with OAuth it holds the client secret."""
+    import yaml  # only this command writes YAML
+
     document = values(HubSettings.from_environment(), manifests)
     header = (
         "# Zero to JupyterHub values written by `make z2jh-values` from pyrlab's manifests; install with\n"

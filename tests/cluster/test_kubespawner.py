@@ -6,7 +6,6 @@ home keeps its files across servers."""
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -19,7 +18,7 @@ import docker
 import pytest
 import requests
 
-from imagelab import KERNEL_CLIENT
+from imagelab import cell_through_hub
 from makerun import REPO
 from pyrlab.chain import read_chain
 from pyrlab.hubclient import HubUser
@@ -98,15 +97,7 @@ def user(hub: Hub) -> HubUser:
 
 
 def run_cell(hub: Hub, token: str, kernel: str, code: str) -> str:
-    """A cell through the hub's proxy (REST and websocket), from inside the hub's container."""
-    exit_code, output = hub.container.exec_run(
-        ["python", "-c", KERNEL_CLIENT, f"127.0.0.1:8000/user/{USER}", token, kernel, code]
-    )
-    text = output.decode(errors="replace")
-    assert exit_code == 0, text
-    result = json.loads(text.strip().splitlines()[-1])
-    assert result["status"] == "ok", result
-    return str(result["output"])
+    return cell_through_hub(hub.container, USER, token, kernel, code)
 
 
 def lab_container(hub: Hub) -> Any:

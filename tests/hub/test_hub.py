@@ -16,7 +16,7 @@ import docker
 import pytest
 import requests
 
-from imagelab import KERNEL_CLIENT
+from imagelab import cell_through_hub
 from makerun import REPO, SCRATCH_PREFIX, make, scratch_make
 from pyrlab.chain import read_chain
 from pyrlab.hubclient import HubClientError, HubUser
@@ -42,16 +42,8 @@ class Hub:
 
 
 def run_cell(client: Any, hub: Hub, user: str, token: str, kernel: str, code: str) -> str:
-    """A cell through the hub's proxy (REST and websocket), from inside the hub's container."""
-    container = client.containers.get(hub.name)
-    exit_code, output = container.exec_run(
-        ["python", "-c", KERNEL_CLIENT, f"127.0.0.1:8000/user/{user}", token, kernel, code]
-    )
-    text = output.decode(errors="replace")
-    assert exit_code == 0, text
-    result = json.loads(text.strip().splitlines()[-1])
-    assert result["status"] == "ok", result
-    return str(result["output"])
+    """A cell through the hub's proxy, from inside the hub's container."""
+    return cell_through_hub(client.containers.get(hub.name), user, token, kernel, code)
 
 
 @pytest.fixture(scope="module")

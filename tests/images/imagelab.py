@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Iterator
@@ -87,6 +88,19 @@ def started(docker_client: Any, image: str, port: int = 8888, path: str = "", **
         yield lab
     finally:
         container.remove(force=True)
+
+
+def cell_through_hub(hub_container: Any, user: str, token: str, kernel: str, code: str) -> str:
+    """A cell in a user's lab through a hub's proxy (REST and websocket), run inside the hub's
+    container, where the proxy listens on 127.0.0.1:8000; returns the cell's output."""
+    exit_code, output = hub_container.exec_run(
+        ["python", "-c", KERNEL_CLIENT, f"127.0.0.1:8000/user/{user}", token, kernel, code]
+    )
+    text = output.decode(errors="replace")
+    assert exit_code == 0, text
+    result = json.loads(text.strip().splitlines()[-1])
+    assert result["status"] == "ok", result
+    return str(result["output"])
 
 
 def exec_output(container: Any, command: list[str], user: str = "") -> str:

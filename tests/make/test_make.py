@@ -430,3 +430,36 @@ def test_status_shows_a_lab_only_to_its_configuration_folder_at_its_address(
         assert f"started with DOCKER={config.resolve()}" in rlab_line
     finally:
         assert make("rlab-stop", *settings).returncode == 0
+
+
+def test_ipv6_loopback_bind_address_serves_the_lab_at_its_url(tmp_path: Path) -> None:
+    """BIND_ADDRESS=::1: published on IPv6's loopback, the URL and `make status` in brackets."""
+    notebooks, config, port = tmp_path / "notebooks", tmp_path / "config", free_port()
+    notebooks.mkdir()
+    if os.getuid() == 0:
+        os.chown(notebooks, *NOTEBOOKS_OWNER)
+    settings = [f"RPORT={port}", f"NOTEBOOKS={notebooks}", f"DOCKER={config}", "BIND_ADDRESS=::1"]
+    started = make("rlab", *settings)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        token = (config / "rlab.token").read_text().strip()
+        url = f"http://[::1]:{port}/lab?token={token}"
+        assert url in started.stdout
+        assert "other machines can reach" not in started.stdout + started.stderr
+        status = f"http://[::1]:{port}/api/status"
+        assert requests.get(status, headers={"Authorization": f"token {token}"}, timeout=10).status_code == 200
+        assert requests.get(status, timeout=10).status_code == 403
+        shown = make("status", *settings)
+        assert url in shown.stdout
+    finally:
+        assert make("rlab-stop", *settings).returncode == 0
+
+
+def test_the_commands_install_no_test_tools(tmp_path: Path) -> None:
+    """`make pylab` and its siblings on a fresh checkout: the runtime tools, not ruff, mypy, pytest."""
+    venv = tmp_path / "venv"
+    shown = make(f"TOOLS_VENV={venv}", "status")
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    assert (venv / ".installed").is_file()
+    installed = {path.name for path in (venv / "bin").iterdir()}
+    assert not {"ruff", "mypy", "pytest", "playwright"} & installed, installed

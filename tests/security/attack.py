@@ -38,10 +38,11 @@ class Project:
 
 
 def shared_tools_environment(root: Path, folder: Path) -> Path:
-    """What `make pylab` needs to run as any host user: the system's Python, the runtime packages,
-    and the project's scripts on its path, marked installed for the Makefile."""
+    """What `make pylab` needs to run as any host user: the system's Python, the runtime packages
+    (scripts/requirements.txt), and the project's scripts on its path, marked installed for the Makefile."""
     subprocess.run(["/usr/bin/python3", "-m", "venv", str(folder)], check=True)
-    subprocess.run([folder / "bin/python", "-m", "pip", "install", "--quiet", "requests", "packaging"], check=True)
+    runtime = ["install", "--quiet", "--requirement", str(root / "scripts" / "requirements.txt")]
+    subprocess.run([folder / "bin/python", "-m", "pip", *runtime], check=True)
     site = subprocess.run(
         [folder / "bin/python", "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
         capture_output=True,

@@ -164,3 +164,14 @@ def test_outdated_names_a_newer_version_in_the_pinned_repository(tmp_path: Path)
     )
     rows = outdated.r_source_outdated(tmp_path, tmp_path / "r_repos.txt", tmp_path / "copies")
     assert rows == [outdated.Outdated("r_packages.lock", "mine", "1.9", "1.10")]
+
+
+def test_a_locked_tarball_in_the_cache_needs_no_repository(tmp_path: Path) -> None:
+    """An offline rebuild from the lock: the cached tarball (by sha256) is used, no index is read."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    digest = "d" * 64
+    (cache / f"{digest}.tar.gz").write_bytes(b"cached")
+    source = rsource.Source("mine", "1.0", "https://unreachable.example.org", "", [], digest)
+    unreachable = rsource.Repositories([rsource.Repository("cran", "https://unreachable.example.org", "x")])
+    assert rsource.fetch(source, cache, unreachable) == cache / f"{digest}.tar.gz"
