@@ -463,3 +463,19 @@ def test_the_commands_install_no_test_tools(tmp_path: Path) -> None:
     assert (venv / ".installed").is_file()
     installed = {path.name for path in (venv / "bin").iterdir()}
     assert not {"ruff", "mypy", "pytest", "playwright"} & installed, installed
+
+
+@pytest.mark.skipif(os.environ.get("BASE") != "rootfs", reason="the base of the chain is not `make rootfs`'s here")
+def test_manifests_record_the_rootfs_and_its_debian_archive(docker_client: Any) -> None:
+    """BASE=rootfs is built here, not pulled by digest: each manifest records what it was built on,
+    and the Debian archive's date of each suite the rootfs came from."""
+    assert make("manifest").returncode == 0
+    base = json.loads((REPO / "manifests" / "pyrlab-base.json").read_text())
+    rootfs = docker_client.images.get(base["base"])
+    assert base["base_image"]["id"] == rootfs.id
+    assert set(base["debian_archive"]) >= {"stable", "stable-updates", "stable-security"}
+    for date in base["debian_archive"].values():
+        assert re.fullmatch(r"\w{3}, \d{2} \w{3} \d{4} \d{2}:\d{2}:\d{2} UTC", date), date
+    pylab = json.loads((REPO / "manifests" / "pylab.json").read_text())
+    assert pylab["base_image"]["id"] == base["id"]
+    assert pylab["debian_archive"] == base["debian_archive"]
