@@ -5,11 +5,13 @@
 # variables of jupyter/docker-stacks with the same meaning, and pyrlab's configuration folder.
 #
 # Started as root, it prepares the notebook user (NB_USER, NB_UID, NB_GID, NB_GROUP, CHOWN_HOME,
-# CHOWN_EXTRA, GRANT_SUDO), runs the root hooks, reads the token and password files, then runs
+# CHOWN_EXTRA, GRANT_SUDO), runs the hooks (start-notebook.d, then before-notebook.d, as root, as
+# docker-stacks does; they are the image's, root's files), reads the token and password files, then runs
 # itself again as that user: nothing else runs as root, unless NB_UID=0 asks for it. The root
 # stage reads nothing the notebook user can write (that would make the user's code root's), and
 # is safe to repeat (`docker restart`, a spawner reusing a stopped container).
-# As the user it loads the env file, sets NB_UMASK, runs the user hooks and the rc script, and starts.
+# As the user it loads the env file, sets NB_UMASK, runs before-notebook.d when no root stage ran,
+# and the rc script, unsets JUPYTER_ENV_VARS_TO_UNSET, and starts.
 set -euo pipefail
 
 # As root, nothing inherited decides which code runs: a fixed search path of root-owned folders
@@ -43,23 +45,56 @@ IMAGE_HOME=/home/jovyan
 AUTH=${PYRLAB_AUTH:-}
 unset PYRLAB_AUTH
 
-# Hook folders: *.sh files are sourced, other executable files run, in name order.
+# Hook folders, as jupyter/docker-stacks runs them: *.sh files are sourced, other executable
+# files run, in name order; a hook that fails is logged and the start goes on (a sourced hook runs
+# without this script's errexit and nounset, which it may set for itself).
 run_hooks() {
-    local folder=$1 hook
+    local folder=$1 hook status
     [[ -d $folder ]] || return 0
+    log "running the hooks in $folder as uid $(id -u)"
     for hook in "$folder"/*; do
         [[ -e $hook ]] || continue
         if [[ $hook == *.sh ]]; then
-            log "sourcing $hook as $(id -un 2>/dev/null || id -u)"
+            log "sourcing $hook"
+            set +eu
             # shellcheck source=/dev/null
             source "$hook"
+            status=$?
+            set -eu
         elif [[ -x $hook ]]; then
-            log "running $hook as $(id -un 2>/dev/null || id -u)"
-            "$hook"
+            log "running $hook"
+            status=0
+            "$hook" || status=$?
         else
             log "ignoring $hook: neither *.sh nor executable"
+            continue
+        fi
+        if ((status != 0)); then log "$hook has failed (status $status), continuing"; fi
+    done
+}
+
+# NOTEBOOK_ARGS split into words as docker-stacks splits it (Python's shlex: quotes group words),
+# by the system's Python, never evaluated by a shell.
+split_notebook_args() {
+    local split='import shlex, sys
+sys.stdout.write("".join(word + "\0" for word in shlex.split(sys.argv[1])))'
+    if ! /usr/local/sbin/pyrlab-system-python -I -c "$split" "$1" >/dev/null 2>&1; then
+        die "NOTEBOOK_ARGS=$1: a quote is not closed"
+    fi
+    mapfile -d '' -t notebook_args < <(/usr/local/sbin/pyrlab-system-python -I -c "$split" "$1")
+}
+
+# JUPYTER_ENV_VARS_TO_UNSET: names (comma-separated) removed just before the command starts.
+unset_listed_variables() {
+    local names name
+    read -r -a names <<<"${JUPYTER_ENV_VARS_TO_UNSET//,/ }"
+    for name in "${names[@]}"; do
+        if [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+            log "unsetting $name (JUPYTER_ENV_VARS_TO_UNSET)"
+            unset "$name"
         fi
     done
+    unset JUPYTER_ENV_VARS_TO_UNSET
 }
 
 # KEY=VALUE lines (# comments) exported as they are, never evaluated and never printed. Read as
@@ -236,6 +271,9 @@ as_root() {
     write_secret_config "$secrets" "$token" "$password"
     if [[ -e $secrets/jupyter_server_config.json ]]; then chown "$uid:$gid" "$secrets/jupyter_server_config.json"; fi
 
+    # As in docker-stacks: started as root, before-notebook.d runs as root, last before the drop.
+    run_hooks /usr/local/bin/before-notebook.d
+
     export HOME=$home USER=$user LOGNAME=$user NB_USER=$user PYRLAB_SECRETS_DONE=yes
     if [[ -n $AUTH ]]; then export PYRLAB_AUTH=$AUTH; fi
     exec /usr/bin/setpriv --reuid="$uid" --regid="$gid" --init-groups "${drop[@]}" -- \
@@ -275,9 +313,14 @@ as_user() {
             log "uid $(id -u) has no passwd entry: HOME=$HOME"
         fi
     fi
+    local root_stage=no
     if [[ ${PYRLAB_SECRETS_DONE:-} == yes ]]; then
+        root_stage=yes
         unset PYRLAB_SECRETS_DONE
     else
+        # Started as this user (docker-stacks runs start-notebook.d as the user the container
+        # started as).
+        run_hooks /usr/local/bin/start-notebook.d
         # No root stage: the token and password go into a private folder of this user.
         local secrets token password=""
         secrets=$(mktemp -d "${TMPDIR:-/tmp}/pyrlab-XXXXXXXX")
@@ -291,7 +334,7 @@ as_user() {
     if [[ -n ${NB_UMASK:-} ]]; then umask "$NB_UMASK"; fi
     load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"
 
-    run_hooks /usr/local/bin/before-notebook.d
+    if [[ $root_stage == no ]]; then run_hooks /usr/local/bin/before-notebook.d; fi
     local rc=$CONFIG/${PYRLAB_IMAGE:-pyrlab}.sh
     if [[ -r $rc ]]; then
         log "sourcing $rc"
@@ -320,6 +363,7 @@ as_user() {
                 "--ServerApp.allow_origin=*" --ServerApp.allow_remote_access=True
         fi
     fi
+    if [[ -n ${JUPYTER_ENV_VARS_TO_UNSET:-} ]]; then unset_listed_variables; fi
     if is_yes "${RESTARTABLE:-}"; then
         # The server runs as a child, restarted whenever it exits; SIGTERM stops both.
         trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
@@ -336,8 +380,8 @@ as_user() {
 }
 
 if (($# == 0)); then
-    # NOTEBOOK_ARGS is split into words, as in jupyter/docker-stacks (no globbing).
-    read -r -a notebook_args <<<"${NOTEBOOK_ARGS:-}"
+    notebook_args=()
+    if [[ -n ${NOTEBOOK_ARGS:-} ]]; then split_notebook_args "$NOTEBOOK_ARGS"; fi
     if [[ -n ${JUPYTERHUB_API_TOKEN:-} ]]; then
         set -- jupyterhub-singleuser "${notebook_args[@]}"
     else

@@ -14,6 +14,16 @@ import requests
 from imagelab import KERNEL_CLIENT, exec_output, run_once, started
 
 AS_ROOT: dict[str, Any] = {"user": "root"}
+# The arguments of the running jupyter-lab process, as JSON.
+JUPYTER_ARGUMENTS = """
+import json, pathlib
+for cmdline in pathlib.Path('/proc').glob('[0-9]*/cmdline'):
+    words = cmdline.read_bytes().decode().split('\\0')[:-1]
+    programs = [number for number, word in enumerate(words[:2]) if word.endswith('jupyter-lab')]
+    if programs:
+        print(json.dumps(words[programs[0] + 1:]))
+        break
+"""
 
 
 def image_env(docker_client: Any, image: str, name: str) -> str:
@@ -117,26 +127,101 @@ def _answers(url: str, token: str) -> bool:
         return False
 
 
-def test_hooks_run_as_root_then_as_the_user(docker_client: Any, image: str, tmp_path: Path) -> None:
-    root_hooks, user_hooks = tmp_path / "start", tmp_path / "before"
-    root_hooks.mkdir()
-    user_hooks.mkdir()
-    root_hook = 'echo "root hook as $(id -u)" >> /tmp/hooks.log; chmod 666 /tmp/hooks.log\n'
-    (root_hooks / "10-sourced.sh").write_text(root_hook)
-    (user_hooks / "20-run").write_text('#!/bin/bash\necho "user hook as $(id -u)" >> /tmp/hooks.log\n')
-    (user_hooks / "20-run").chmod(0o755)
+def hook_folders(tmp_path: Path) -> tuple[Path, Path]:
+    """start-notebook.d with a sourced hook, before-notebook.d with an executable one; both log."""
+    start_hooks, before_hooks = tmp_path / "start", tmp_path / "before"
+    start_hooks.mkdir()
+    before_hooks.mkdir()
+    (start_hooks / "10-sourced.sh").write_text(
+        'echo "start hook as $(id -u)" >> /tmp/hooks.log; chmod 666 /tmp/hooks.log\n'
+    )
+    (before_hooks / "20-run").write_text('#!/bin/bash\necho "before hook as $(id -u)" >> /tmp/hooks.log\n')
+    (before_hooks / "20-run").chmod(0o755)
+    return start_hooks, before_hooks
+
+
+def mounted_hooks(start_hooks: Path, before_hooks: Path) -> dict[str, dict[str, str]]:
+    return {
+        str(start_hooks): {"bind": "/usr/local/bin/start-notebook.d", "mode": "ro"},
+        str(before_hooks): {"bind": "/usr/local/bin/before-notebook.d", "mode": "ro"},
+    }
+
+
+def test_hooks_run_as_root_when_started_as_root(docker_client: Any, image: str, tmp_path: Path) -> None:
+    """As in docker-stacks: both hook folders run as root, before the drop to the notebook user."""
+    volumes = mounted_hooks(*hook_folders(tmp_path))
     output = run_once(
-        docker_client,
+        docker_client, image, ["cat", "/tmp/hooks.log"], environment={"NB_UID": "4321"}, volumes=volumes, **AS_ROOT
+    )
+    assert output.strip().splitlines()[-2:] == ["start hook as 0", "before hook as 0"]
+
+
+def test_hooks_run_as_the_user_when_started_as_the_user(docker_client: Any, image: str, tmp_path: Path) -> None:
+    volumes = mounted_hooks(*hook_folders(tmp_path))
+    output = run_once(docker_client, image, ["cat", "/tmp/hooks.log"], user="1000:100", volumes=volumes)
+    assert output.strip().splitlines()[-2:] == ["start hook as 1000", "before hook as 1000"]
+
+
+def test_a_failing_hook_is_logged_and_the_start_goes_on(docker_client: Any, image: str, tmp_path: Path) -> None:
+    """docker-stacks' run-hooks: a failed hook, sourced or run, is logged; the next hooks and the
+    command still run."""
+    start_hooks, before_hooks = tmp_path / "start", tmp_path / "before"
+    start_hooks.mkdir()
+    before_hooks.mkdir()
+    (start_hooks / "10-fails.sh").write_text("false\necho $UNSET_VARIABLE_OF_A_HOOK > /dev/null\nfalse\n")
+    (start_hooks / "20-runs.sh").write_text("echo second > /tmp/second-hook\nchmod 644 /tmp/second-hook\n")
+    (before_hooks / "10-exits").write_text("#!/bin/bash\nexit 3\n")
+    (before_hooks / "10-exits").chmod(0o755)
+    container = docker_client.containers.run(
         image,
-        ["cat", "/tmp/hooks.log"],
-        environment={"NB_UID": "4321"},
-        volumes={
-            str(root_hooks): {"bind": "/usr/local/bin/start-notebook.d", "mode": "ro"},
-            str(user_hooks): {"bind": "/usr/local/bin/before-notebook.d", "mode": "ro"},
-        },
+        ["cat", "/tmp/second-hook"],
+        detach=True,
+        volumes=mounted_hooks(start_hooks, before_hooks),
+        labels={"pyrlab.test": "images"},
         **AS_ROOT,
     )
-    assert output.strip().splitlines()[-2:] == ["root hook as 0", "user hook as 4321"]
+    try:
+        assert container.wait(timeout=120)["StatusCode"] == 0, container.logs().decode()
+        logs = container.logs().decode()
+    finally:
+        container.remove(force=True)
+    assert "/usr/local/bin/start-notebook.d/10-fails.sh has failed (status 1), continuing" in logs
+    assert "/usr/local/bin/before-notebook.d/10-exits has failed (status 3), continuing" in logs
+    assert "second" in logs
+
+
+def test_notebook_args_are_split_as_a_shell_would(docker_client: Any, image: str) -> None:
+    """Quotes group words (docker-stacks splits NOTEBOOK_ARGS with shlex); nothing is evaluated."""
+    environment = {"NOTEBOOK_ARGS": "--ServerApp.custom_display_url='http://lab of $(id -u)' --debug"}
+    with started(docker_client, image, environment=environment) as lab:
+        arguments = json.loads(exec_output(lab.container, ["python", "-c", JUPYTER_ARGUMENTS]))
+    assert "--ServerApp.custom_display_url=http://lab of $(id -u)" in arguments
+    assert "--debug" in arguments
+    assert "of" not in arguments
+
+
+def test_unclosed_quote_in_notebook_args_is_named(docker_client: Any, image: str) -> None:
+    container = docker_client.containers.run(
+        image, detach=True, environment={"NOTEBOOK_ARGS": "--x='open"}, labels={"pyrlab.test": "images"}
+    )
+    try:
+        assert container.wait(timeout=60)["StatusCode"] == 1
+        assert "NOTEBOOK_ARGS=--x='open: a quote is not closed" in container.logs().decode()
+    finally:
+        container.remove(force=True)
+
+
+def test_jupyter_env_vars_to_unset_are_gone_from_the_command(docker_client: Any, image: str) -> None:
+    environment = {
+        "SECRET_ONE": "1",
+        "SECRET_TWO": "2",
+        "KEPT": "3",
+        "JUPYTER_ENV_VARS_TO_UNSET": "SECRET_ONE,SECRET_TWO",
+    }
+    output = run_once(docker_client, image, ["env"], environment=environment, **AS_ROOT)
+    names = {line.split("=", 1)[0] for line in output.splitlines()}
+    assert "KEPT" in names
+    assert not {"SECRET_ONE", "SECRET_TWO", "JUPYTER_ENV_VARS_TO_UNSET"} & names
 
 
 def test_jupyterhub_token_starts_the_single_user_server(docker_client: Any, image: str) -> None:
