@@ -26,7 +26,7 @@ ROOTFS_IMAGE ?= pyrlab-rootfs:$(DEBIAN_SUITE)
 ## Prefix of the image names: `me/` names them me/pylab, me/rlab, ...
 IMAGE_PREFIX ?=
 ## Tag of each new build, besides `latest` (default: today's date)
-TAG ?= $(shell date -u +%Y%m%d)
+TAG ?= $(TODAY)
 ## CUDA in pylab: yes adds NVIDIA's CUDA wheels, requirements-gpu.txt and the frameworks' CUDA builds, tagged latest-cudaNN (rlab never has CUDA)
 CUDA_INSTALL ?= no
 ## CUDA major version of CUDA_INSTALL=yes: 13 matches PyPI's torch today; 12 for tensorflow[and-cuda]
@@ -120,6 +120,12 @@ ALLOW_DIRECT_URLS ?= no
 ## Python environment of the test and check tools
 TOOLS_VENV ?= .venv
 
+TODAY := $(shell date -u +%Y%m%d)
+# Every setting above reaches pyrlab's commands through the environment (pyrlab.settings reads
+# them): no shell quoting stands between a path with a quote, a colon or a newline and the program.
+SETTINGS := $(shell sed -nE 's/^([A-Z0-9_]+) \?=.*/\1/p' $(firstword $(MAKEFILE_LIST)))
+export $(SETTINGS)
+
 # The image chain, written once as IMAGE:PARENT (BASE: the base image above). Build order,
 # rebuilds and the tests each image inherits from its parents all derive from it.
 CHAIN := pyrlab-base:BASE pylab:pyrlab-base rlab-base:pyrlab-base rlab:rlab-base
@@ -135,12 +141,6 @@ cuda_args = $(if $(filter $(CUDA_IMAGE),$(1)),--target $(if $(call flavour,$(1))
 BASE_LOCK := $(strip $(file <base.lock))
 base_image = $(if $(filter rootfs,$(BASE)),$(ROOTFS_IMAGE),$(or $(BASE_LOCK),python:$(PYTHONBASE)))
 from_image = $(if $(filter BASE,$(call parent,$(1))),$(base_image),$(call ref,$(call parent,$(1))))
-# What an image is built from: its Dockerfile and every file that Dockerfile mounts or copies.
-# Every source of a multi-source COPY counts, not only the first.
-# A mount or COPY from another stage (from=) is not a file of the project.
-inputs = $(1)/Dockerfile $(sort $(shell awk '{ for (i = 1; i <= NF; i++) if ($$i !~ /from=/ && match($$i, /source=[^,]*/)) \
-	print substr($$i, RSTART + 7, RLENGTH - 7) } /^COPY / && !/--from=/ { for (i = 2; i < NF; i++) if ($$i !~ /^--/) print $$i }' \
-	$(1)/Dockerfile))
 # A stamp holds the id of the image it built; FORCE rebuilds when that image is gone or replaced.
 # One `docker image ls` per make run tells which names carry which ids.
 BUILD := .build
@@ -153,7 +153,6 @@ TOOLS_PY := $(TOOLS_VENV)/bin/python
 PYRLAB := $(TOOLS_PY) -m pyrlab
 TOOLS := $(TOOLS_VENV)/.installed
 TEST_TOOLS := $(TOOLS_VENV)/.test-installed
-PIP_INDEX = $(if $(PIPPROXY),$(patsubst %/,%,$(PIPPROXY))/root/pypi/+simple/)
 export DOCKER_BUILDKIT := 1
 
 ##@ Build
@@ -161,70 +160,44 @@ export DOCKER_BUILDKIT := 1
 build: $(addprefix build-,$(IMAGES)) ## build every image; only what changed is rebuilt (`make -j2 build` works)
 
 .PHONY: $(addprefix build-,$(IMAGES))
-$(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id
 
-# What an image installs for a list: the list's lock when `make lock` wrote one (refused when the
-# list changed since), else the list. In pylab's lists the deep-learning frameworks are switched
-# to their CUDA or CPU builds here (pyrlab.frameworks), so that the image's layers depend only on
-# what is installed. The .from file records the state the file was written for: deleting a lock,
-# or another CUDA_INSTALL, CUDA_VERSION or TORCH_CPU_INDEX, writes it anew.
-INSTALLED_LISTS := pyrlab-base/bootstrap.txt pyrlab-base/jupyter.txt proxies/apt_debs.txt proxies/devpi.txt \
-	hub/hub_debs.txt hub/hub_requirements.txt base_debs.txt requirements.txt requirements-gpu.txt r_debs.txt r_packages.txt r_build_debs.txt
-lock_of = $(patsubst %.txt,%.lock,$(1))
-frameworks_cuda = $(if $(filter requirements-gpu.txt,$(1)),$(CUDA_VERSION),$(if $(call flavour,$(CUDA_IMAGE)),$(CUDA_VERSION)))
-frameworks = $(if $(filter requirements.txt requirements-gpu.txt,$(1)),cuda=$(call frameworks_cuda,$(1)) torch=$(TORCH_CPU_INDEX))
-install_state = $(strip $(if $(wildcard $(call lock_of,$(1))),lock,list) $(call frameworks,$(1)))
-differ = $(subst $(1),,$(2))$(subst $(2),,$(1))
-define install_rule
-$(BUILD)/install/$(notdir $(1)): $(1) $(wildcard $(call lock_of,$(1))) $(if $(call differ,$(call install_state,$(1)),$(file <$(BUILD)/install/$(notdir $(1)).from)),FORCE) | $(TOOLS)
-	@$(PYRLAB) install-file $(1) $$@ --state "$(call install_state,$(1))" $(if $(call frameworks,$(1)),--frameworks \
-		--cuda-version '$(call frameworks_cuda,$(1))' --torch-cpu-index '$(TORCH_CPU_INDEX)')
-endef
-$(foreach list,$(INSTALLED_LISTS),$(eval $(call install_rule,$(list))))
+# The one preparing step (pyrlab.prepare): after the checks, it writes every file under .build/
+# that the builds read (what each list installs, snapshots, R_REPOS, the caches' secrets), each
+# only when its content changes, and a digest of each build's inputs in .build/inputs/BUILD. make
+# compares nothing else: a build runs when its inputs' digest, its parent or its image changed.
+BUILDS := $(IMAGES) proxies hub
+.PHONY: preflight
+preflight: check | $(BUILD)
+	@$(PYRLAB) prepare $(BUILDS)
+$(addprefix $(BUILD)/inputs/,$(BUILDS)): preflight ;
 
-# pylab and rlab install their list in two layers: first a snapshot of it, kept while the list
-# only gains lines, then the whole list. Adding a package re-runs only the second layer, which
-# installs just the additions; removing or changing a line renews the snapshot and both layers.
-$(BUILD)/snapshots/%: $(BUILD)/install/% | $(TOOLS) $(BUILD)
-	@$(PYRLAB) snapshot $< $@
+# Each image of the chain, by one rule. pylab's CUDA build is its `cuda` stage; rlab compiles R
+# sources only when some come from R_REPOS (or its lock pins some).
+.SECONDEXPANSION:
+$(addprefix $(BUILD)/,$(addsuffix .id,$(IMAGES))): $(BUILD)/%.id: $(BUILD)/inputs/% $$(call parent_stamp,$$*) $$(call stale,$$*)
+	$(call docker_build,$*,$(call from_image,$*),$(call ref,$*),,$(call cuda_args,$*) $(call rlab_args,$*) \
+		--tag $(IMAGE_PREFIX)$*:$(TAG)$(call flavour,$*))
+r_sources = $(if $(or $(strip $(R_REPOS)),$(shell grep -ls '==' r_packages.lock 2>/dev/null)),yes,no)
+rlab_args = $(if $(filter rlab,$(1)),--build-arg R_SOURCES=$(r_sources))
+comma := ,
+# `docker build` of FOLDER/Dockerfile on PARENT as REFERENCE (NO-CACHES: not through APTPROXY/PIPPROXY)
+# with MORE arguments; its id goes into the target. CA_CERTS is a
+# build secret, with its checksum so that a new bundle rebuilds the layer adding it; the caches'
+# addresses are secrets too, never in an image.
+docker_build = $(CONTAINER_CLI) build --file $(1)/Dockerfile --network $(BUILD_NETWORK) --build-arg PARENT_IMAGE=$(2) \
+	$(if $(CA_CERTS),--secret id=ca_certs$(comma)src=$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$(sha256sum < $(CA_CERTS) | cut -c1-64) \
+		--build-arg CA_CERTS_KEEP=$(CA_CERTS_KEEP)) \
+	$(if $(4),,$(if $(APTPROXY),--secret id=aptproxy$(comma)src=$(BUILD)/aptproxy) \
+		$(if $(PIPPROXY),--secret id=pipindex$(comma)src=$(BUILD)/pipindex)) \
+	--tag $(3) $(5) --iidfile $@ $(BUILD_ARGS) .
 
 # Each rebuilt image's manifest is written anew (pylab's CUDA build has its own, pylab-cudaNN).
 manifest_of = $(MANIFESTS)/$(1)$(call flavour,$(1)).json
-write_manifest = $(PYRLAB) manifest --cli '$(CONTAINER_CLI)' --image $(1)$(call flavour,$(1)) \
-	--reference $(call ref,$(1)) --parent $(call from_image,$(1)) --out '$(MANIFESTS)'
-define manifest_rule
-build-$(1): $(call manifest_of,$(1))
-$(call manifest_of,$(1)): $(BUILD)/$(1).id | $(TOOLS)
-	@$(call write_manifest,$(1))
-endef
-$(foreach image,$(IMAGES),$(eval $(call manifest_rule,$(image))))
-
-define image_rule
-$(BUILD)/$(1).id: $(call inputs,$(1)) $(call parent_stamp,$(1)) $(call stale,$(1)) | preflight $(BUILD)
-	$(CONTAINER_CLI) build --file $(1)/Dockerfile --network $$(BUILD_NETWORK) \
-		--build-arg PARENT_IMAGE=$(call from_image,$(1)) \
-		$$(ca_args) \
-		$$(if $$(APTPROXY),--secret id=aptproxy$$(comma)src=$(BUILD)/aptproxy) \
-		$$(if $$(PIPPROXY),--secret id=pipindex$$(comma)src=$(BUILD)/pipindex) \
-		$(call cuda_args,$(1)) $$(call rlab_args,$(1)) \
-		--tag $(call ref,$(1)) --tag $(IMAGE_PREFIX)$(1):$$(TAG)$(call flavour,$(1)) --iidfile $$@ $$(BUILD_ARGS) .
-endef
-comma := ,
-# CA_CERTS as a build secret, and its checksum so that a new bundle rebuilds the layer adding it.
-ca_args = $(if $(CA_CERTS),--secret id=ca_certs$(comma)src=$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$(sha256sum < $(CA_CERTS) | cut -c1-64) \
-	--build-arg CA_CERTS_KEEP=$(CA_CERTS_KEEP))
-$(foreach image,$(IMAGES),$(eval $(call image_rule,$(image))))
-
-# R_REPOS as the rlab build reads it: a repositories file, and the local repositories copied into
-# the build context. Written only when something changed.
-export R_REPOS
-$(BUILD)/install/r_repos.txt: FORCE | $(TOOLS)
-	@mkdir -p $(BUILD)/install $(BUILD)/r-repos
-	@$(if $(strip $(R_REPOS)),$(PYRLAB) r-repos --out $@ --copies $(BUILD)/r-repos,[[ -e $@ && ! -s $@ ]] || : > $@)
-$(BUILD)/r-repos: $(BUILD)/install/r_repos.txt ;
-# The rlab build compiles R sources only when some come from R_REPOS (or its lock pins some).
-r_sources = $(if $(or $(strip $(R_REPOS)),$(shell grep -ls '==' r_packages.lock 2>/dev/null)),yes,no)
-rlab_args = $(if $(filter rlab,$(1)),--build-arg R_SOURCES=$(r_sources))
+image_of_manifest = $(patsubst %-cuda$(CUDA_VERSION),%,$(1))
+write_manifest = $(PYRLAB) manifest $(1)$(call flavour,$(1)) $(call ref,$(1)) $(call from_image,$(1))
+$(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id $$(call manifest_of,$$*)
+$(foreach image,$(IMAGES),$(call manifest_of,$(image))): $(MANIFESTS)/%.json: $(BUILD)/$$(call image_of_manifest,$$*).id | $(TOOLS)
+	@$(call write_manifest,$(call image_of_manifest,$*))
 
 .PHONY: rootfs
 rootfs: ## build $(ROOTFS_IMAGE) anew from the Debian archive with mmdebstrap (about 20 s; for BASE=rootfs)
@@ -234,7 +207,7 @@ rootfs: ## build $(ROOTFS_IMAGE) anew from the Debian archive with mmdebstrap (a
 # Debian with python3 and its venv module, like the python image, and the updates and security
 # suites in its sources. An apt proxy is used for the download and removed from the result.
 # An existing $(ROOTFS_IMAGE) is adopted (its cached layers stay valid) unless `make rootfs` asks anew.
-$(BUILD)/rootfs.id: $(call stale,rootfs) | preflight $(BUILD)
+$(BUILD)/rootfs.id: $(call stale,rootfs) | check $(BUILD)
 	if [[ -z '$(REBUILD_ROOTFS)' ]] && $(CONTAINER_CLI) image inspect --format '{{.Id}}' $(ROOTFS_IMAGE) > $@ 2>/dev/null; then \
 		echo "using the existing $(ROOTFS_IMAGE) (make rootfs builds it anew)"; \
 	elif ! command -v mmdebstrap >/dev/null; then \
@@ -250,37 +223,17 @@ $(BUILD)/rootfs.id: $(call stale,rootfs) | preflight $(BUILD)
 			| $(CONTAINER_CLI) import --change 'ENV LANG=C.UTF-8' - $(ROOTFS_IMAGE) > $@; \
 	fi
 
-# Run before any image or rootfs step: a bad list or setting stops the build before it starts.
-.PHONY: preflight
-preflight: check | $(BUILD)
-	@case '$(BASE)' in python|rootfs) ;; *) echo "error: BASE=$(BASE): use BASE=python or BASE=rootfs" >&2; exit 1;; esac
-	@if [[ '$(BASE)' == python && -n '$(BASE_LOCK)' && '$(BASE_LOCK)' != 'python:$(PYTHONBASE)@'* ]]; then \
-		echo "error: base.lock pins $(BASE_LOCK), not PYTHONBASE=$(PYTHONBASE): run \`make lock\` (or delete base.lock)" >&2; exit 1; fi
-	@case '$(CUDA_INSTALL)' in yes|no) ;; *) echo "error: CUDA_INSTALL=$(CUDA_INSTALL): use CUDA_INSTALL=yes or CUDA_INSTALL=no" >&2; exit 1;; esac
-	@if [[ ! '$(CUDA_VERSION)' =~ ^[0-9]+$$ ]]; then echo "error: CUDA_VERSION=$(CUDA_VERSION): give the major version only, e.g. CUDA_VERSION=13" >&2; exit 1; fi
-	@case '$(CA_CERTS_KEEP)' in yes|no) ;; *) echo "error: CA_CERTS_KEEP=$(CA_CERTS_KEEP): use CA_CERTS_KEEP=yes or CA_CERTS_KEEP=no" >&2; exit 1;; esac
-	@if [[ -n '$(CA_CERTS)' && ! -r '$(CA_CERTS)' ]]; then \
-		echo "error: CA_CERTS=$(CA_CERTS) is not a readable file: give the path of a PEM bundle, or leave CA_CERTS empty" >&2; exit 1; fi
-	$(if $(APTPROXY)$(PIPPROXY),@$(PYRLAB) check-proxies --apt-proxy '$(APTPROXY)' --pip-proxy '$(PIPPROXY)')
-	@printf '%s' '$(APTPROXY)' > $(BUILD)/aptproxy
-	@printf '%s' '$(PIP_INDEX)' > $(BUILD)/pipindex
-
 $(BUILD):
 	mkdir -p $@
-
-# Optional: pylab's CUDA build installs it; an empty one does for a project without it.
-requirements-gpu.txt:
-	printf '# Python packages for GPU work, installed only with CUDA_INSTALL=yes\n' > $@
-r_build_debs.txt:
-	printf '# Debian -dev packages that R sources from R_REPOS compile against (builder stage only)\n' > $@
 
 .PHONY: FORCE
 FORCE:
 
-.PHONY: check
-check: $(TOOLS) $(BUILD)/install/r_repos.txt ## check the package lists, and that no list changed after its lock; every problem is named with file:line and a fix
-	$(PYRLAB) check $(if $(filter lock upgrade,$(MAKECMDGOALS)),--no-locks) \
-		$(if $(wildcard $(DEBIAN_R_NAMES)),--debian-r-names $(DEBIAN_R_NAMES))
+.PHONY: check r-repos
+check: $(TOOLS) r-repos ## check the settings, the package lists, that no list changed after its lock, and that the caches answer; every problem is named with file:line and a fix
+	@$(PYRLAB) check $(if $(filter lock upgrade,$(MAKECMDGOALS)),--no-locks)
+r-repos: $(TOOLS)
+	@$(PYRLAB) r-repos
 
 # The names of Debian's R packages, as rlab-base's apt index had them: `make check` names an R
 # package that neither Debian nor R_REPOS provides before rlab is built (once rlab-base exists).
@@ -292,19 +245,15 @@ $(DEBIAN_R_NAMES): $(BUILD)/rlab-base.id
 
 ##@ Locks and manifests
 .PHONY: lock upgrade outdated manifest
-lock: $(TOOLS) $(call parent_stamp,pyrlab-base) $(BUILD)/install/r_repos.txt ## pin every list (Python with hashes, Debian and R to versions) in .lock files beside them, and BASE=python's image by digest in base.lock; keeps the pins it can
-	$(call resolve,lock) $(lock_base)
-upgrade: $(TOOLS) $(call parent_stamp,pyrlab-base) $(BUILD)/install/r_repos.txt ## like lock, to the newest versions; shows old -> new
-	$(call resolve,lock --upgrade) $(lock_base)
-lock_base = --base $(BASE) --base-reference python:$(PYTHONBASE)
-outdated: $(TOOLS) $(BUILD)/install/r_repos.txt ## report the pins that have newer releases (Python from the package index, Debian and R from apt); changes nothing
-	$(call resolve,outdated)
+lock: r-repos $(call parent_stamp,pyrlab-base) ## pin every list (Python with hashes, Debian and R to versions) in .lock files beside them, and BASE=python's image by digest in base.lock; keeps the pins it can
+	$(PYRLAB) lock $(base_image)
+upgrade: r-repos $(call parent_stamp,pyrlab-base) ## like lock, to the newest versions; shows old -> new
+	$(PYRLAB) lock --upgrade $(base_image)
+outdated: $(TOOLS) r-repos ## report the pins that have newer releases (Python from the package index, Debian and R from apt); changes nothing
+	$(PYRLAB) outdated $(base_image)
 manifest: $(TOOLS) ## write MANIFESTS/<image>.json and .md for every built image: packages and versions, kernels, size
 	$(foreach image,$(IMAGES),if $(CONTAINER_CLI) image inspect $(call ref,$(image)) >/dev/null 2>&1; then \
 		$(call write_manifest,$(image)); else echo "$(call ref,$(image)) is not built: no manifest"; fi;)
-
-resolve = $(PYRLAB) $(1) --cli '$(CONTAINER_CLI)' --image $(base_image) --network $(BUILD_NETWORK) \
-	--ca-certs '$(CA_CERTS)' --apt-proxy '$(APTPROXY)' --pip-index '$(PIP_INDEX)'
 
 # pyrlab's own commands need only the runtime tools; the tests and lint add theirs.
 $(TOOLS): scripts/requirements.txt
@@ -319,90 +268,74 @@ $(TEST_TOOLS): tests/requirements.txt $(TOOLS)
 ##@ Build caches (apt-cacher-ng and devpi-server on 127.0.0.1, for fast and offline-friendly builds)
 .PHONY: proxies proxies-stop
 proxies: $(TOOLS) $(BUILD)/pyrlab-proxies.id ## start both caches (containers of pyrlab-proxies), their data in PROXY_CACHE; prints the APTPROXY and PIPPROXY to set
-	$(PYRLAB) proxies-start --cli '$(CONTAINER_CLI)' --image $(call ref,pyrlab-proxies) --data '$(PROXY_CACHE)' \
-		--apt-port $(APTCACHE_PORT) --pypi-port $(DEVPI_PORT) $(if $(filter yes,$(PROXIES_OFFLINE)),--offline)
+	$(PYRLAB) proxies-start $(call ref,pyrlab-proxies)
 proxies-stop: $(TOOLS) ## stop both caches; their data stays in PROXY_CACHE
-	$(PYRLAB) proxies-stop --cli '$(CONTAINER_CLI)' --apt-port $(APTCACHE_PORT) --pypi-port $(DEVPI_PORT)
+	$(PYRLAB) proxies-stop
 
 # The caches' image is built from the chain's base, never through the caches themselves.
-$(BUILD)/pyrlab-proxies.id: $(call inputs,proxies) $(call parent_stamp,pyrlab-base) $(call stale,pyrlab-proxies) | $(BUILD)
-	$(CONTAINER_CLI) build --file proxies/Dockerfile --build-arg PARENT_IMAGE=$(base_image) \
-		$(ca_args) \
-		--tag $(call ref,pyrlab-proxies) --iidfile $@ $(BUILD_ARGS) .
+$(BUILD)/pyrlab-proxies.id: $(BUILD)/inputs/proxies $(call parent_stamp,pyrlab-base) $(call stale,pyrlab-proxies)
+	$(call docker_build,proxies,$(base_image),$(call ref,pyrlab-proxies),no-caches)
 
 ##@ Registry (the images for a cluster: Kubeflow Notebooks, Zero to JupyterHub)
 .PHONY: registry registry-stop push pull
 registry: $(TOOLS) $(BUILD)/pyrlab-proxies.id ## start a registry on 127.0.0.1:REGISTRY_PORT (a container of pyrlab-proxies), its data in REGISTRY_DATA; logs Docker in
-	$(PYRLAB) registry-start --cli '$(CONTAINER_CLI)' --image $(call ref,pyrlab-proxies) --data '$(REGISTRY_DATA)' --port $(REGISTRY_PORT)
+	$(PYRLAB) registry-start $(call ref,pyrlab-proxies)
 registry-stop: $(TOOLS) ## stop the local registry; its images stay in REGISTRY_DATA
-	$(PYRLAB) registry-stop --cli '$(CONTAINER_CLI)' --port $(REGISTRY_PORT)
+	$(PYRLAB) registry-stop
 # Every image of the chain as built (pylab's CUDA build with CUDA_INSTALL=yes), by its manifest's name.
-pushed_images = $(foreach image,$(IMAGES),--image $(image)$(call flavour,$(image))=$(call ref,$(image)))
-export REGISTRY
+pushed_images = $(foreach image,$(IMAGES),$(image)$(call flavour,$(image))=$(call ref,$(image)))
 push: $(TOOLS) ## push every built image to REGISTRY: latest, date, commit and content tags (python-, lab-, r-, cudaNN); the digests go into the manifests
-	$(PYRLAB) push --cli '$(CONTAINER_CLI)' --manifests '$(MANIFESTS)' $(pushed_images)
+	$(PYRLAB) push $(pushed_images)
 pull: $(TOOLS) ## fetch every image from REGISTRY, by the digest its manifest recorded at the push, and tag it as the local image
-	$(PYRLAB) pull --cli '$(CONTAINER_CLI)' --manifests '$(MANIFESTS)' $(pushed_images)
+	$(PYRLAB) pull $(pushed_images)
 .PHONY: sbom z2jh-values
 sbom: $(TOOLS) ## write a CycloneDX SBOM (MANIFESTS/<image>.cdx.json) of every image from its manifest, checked against the schema
-	$(PYRLAB) sbom --manifests '$(MANIFESTS)'
-
+	$(PYRLAB) sbom
 z2jh-values: $(TOOLS) ## write Z2JH_VALUES for Zero to JupyterHub's chart: a profile per HUB_IMAGES choice by pushed digest, uid/fsGroup, culler, authenticator
-	$(PYRLAB) z2jh-values --manifests '$(MANIFESTS)' --out '$(Z2JH_VALUES)'
+	$(PYRLAB) z2jh-values
 
 ##@ Team server (JupyterHub spawning pylab and rlab for each user, on HUB_BIND:HUB_PORT)
 hub_cuda_image = $(IMAGE_PREFIX)pylab:latest-cuda$(CUDA_VERSION)
 hub_cuda_choice = $(if $(filter $(hub_cuda_image)=%,$(IMAGE_IDS)),$(comma)pylab-cuda$(CUDA_VERSION)=$(hub_cuda_image))
 .PHONY: hub hub-stop hub-logs hub-status hub-user
-export HUB_BIND HUB_PORT HUB_DATA HUB_HOMES HUB_SHARED HUB_AUTH HUB_ADMIN HUB_IMAGES HUB_MEM_LIMIT HUB_CPU_LIMIT \
-	HUB_IDLE_TIMEOUT HUB_UID_BASE GPU_POOL GPUS_PER_USER
 hub: $(TOOLS) $(BUILD)/pyrlab-hub.id ## start the team server (build it first when needed); prints its URL
-	$(PYRLAB) hub-start --cli '$(CONTAINER_CLI)' --image $(call ref,pyrlab-hub)
+	$(PYRLAB) hub-start $(call ref,pyrlab-hub)
 hub-stop: $(TOOLS) ## stop the team server and its users' labs; their homes and the hub's state stay
-	$(PYRLAB) hub-stop --cli '$(CONTAINER_CLI)'
+	$(PYRLAB) hub-stop
 hub-logs: ## follow the team server's log
 	$(CONTAINER_CLI) logs --follow pyrlab-hub-$(HUB_PORT)
 hub-status: $(TOOLS) ## the team server and each user's lab: image, GPUs, state
-	$(PYRLAB) hub-status --cli '$(CONTAINER_CLI)'
+	$(PYRLAB) hub-status
 hub-user: $(TOOLS) ## add a user (NAME=alice) or authorize one who signed up; prints a new password
-	$(PYRLAB) hub-user --cli '$(CONTAINER_CLI)' --name '$(NAME)'
+	$(PYRLAB) hub-user "$$NAME"
+export NAME
 
 # The team server's image, built on pyrlab-base as the caches' image is on the base.
-$(BUILD)/pyrlab-hub.id: $(call inputs,hub) $(BUILD)/pyrlab-base.id $(call stale,pyrlab-hub) | preflight $(BUILD)
-	$(CONTAINER_CLI) build --file hub/Dockerfile --network $(BUILD_NETWORK) --build-arg PARENT_IMAGE=$(call ref,pyrlab-base) \
-		$(ca_args) \
-		$(if $(APTPROXY),--secret id=aptproxy$(comma)src=$(BUILD)/aptproxy) \
-		$(if $(PIPPROXY),--secret id=pipindex$(comma)src=$(BUILD)/pipindex) \
-		--tag $(call ref,pyrlab-hub) --iidfile $@ $(BUILD_ARGS) .
+$(BUILD)/pyrlab-hub.id: $(BUILD)/inputs/hub $(BUILD)/pyrlab-base.id $(call stale,pyrlab-hub)
+	$(call docker_build,hub,$(call ref,pyrlab-base),$(call ref,pyrlab-hub))
 
 ##@ Labs (each started detached; the URL to open is printed)
 .PHONY: pylab rlab
 pylab: $(TOOLS) ## start JupyterLab with Python on $(BIND_ADDRESS):$(PYPORT); D-Tale and TensorBoard behind it at /proxy/40000/ and /proxy/6006/
-	$(call lab_start,pylab,PYPORT=$(PYPORT):8888 $(if $(filter yes,$(PUBLISH_TOOLS)),DTPORT=$(DTPORT):40000 TFPORT=$(TFPORT):6006))
+	$(PYRLAB) lab-start pylab $(call ref,pylab) PYPORT=$(PYPORT):8888 $(if $(filter yes,$(PUBLISH_TOOLS)),DTPORT=$(DTPORT):40000 TFPORT=$(TFPORT):6006)
 rlab: $(TOOLS) ## start JupyterLab with R and Python on $(BIND_ADDRESS):$(RPORT)
-	$(call lab_start,rlab,RPORT=$(RPORT):8888)
-
-# Paths and docker arguments reach the labs' commands through the environment, never through
-# shell quoting: a quote or a newline in NOTEBOOKS stays part of the path.
-export NOTEBOOKS DOCKER DOCKER_ARGS BIND_ADDRESS AUTH ALLOW_DIRECT_URLS
-lab_start = $(PYRLAB) lab-start --cli '$(CONTAINER_CLI)' --lab $(1) --image $(call ref,$(1)) \
-	$(addprefix --publish ,$(2))
+	$(PYRLAB) lab-start rlab $(call ref,rlab) RPORT=$(RPORT):8888
 lab_port = $(if $(filter pylab,$(1)),$(PYPORT),$(RPORT))
 
 .PHONY: password
 password: $(TOOLS) ## store a hashed password (argon2) in DOCKER; labs started afterwards ask for it instead of a token
-	$(PYRLAB) lab-password --cli '$(CONTAINER_CLI)' --image $(call ref,pyrlab-base)
+	$(PYRLAB) lab-password $(call ref,pyrlab-base)
 
 .PHONY: pylab-stop rlab-stop pylab-logs rlab-logs pylab-shell rlab-shell stop status
 pylab-stop rlab-stop: %-stop: $(TOOLS) ## stop and remove that lab's container
-	$(PYRLAB) lab-stop --cli '$(CONTAINER_CLI)' --lab $* --port $(call lab_port,$*)
+	$(PYRLAB) lab-stop $* $(call lab_port,$*)
 pylab-logs rlab-logs: %-logs: ## follow that lab's log
 	$(CONTAINER_CLI) logs --follow $*-$(call lab_port,$*)
 pylab-shell rlab-shell: %-shell: ## open a shell in that lab as the notebook user
 	$(CONTAINER_CLI) exec --interactive --tty --user jovyan --workdir /home/jovyan/work $*-$(call lab_port,$*) bash
 stop: pylab-stop rlab-stop ## stop both labs
 status: $(TOOLS) ## list the lab containers, with the URL of each running one
-	$(PYRLAB) lab-status --cli '$(CONTAINER_CLI)'
+	$(PYRLAB) lab-status
 
 ##@ Tests
 .PHONY: test test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster test-rsources test-proxies lint screenshots

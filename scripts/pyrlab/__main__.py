@@ -4,86 +4,90 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
-from pyrlab import (
-    engine,
-    frameworks,
-    hub,
-    lab,
-    lists,
-    lock,
-    lockfile,
-    manifest,
-    outdated,
-    proxies,
-    registry,
-    rrepos,
-    rsource,
-    sbom,
-    z2jh,
-)
+from pyrlab import engine, hub, lab, lock, manifest, outdated, prepare, proxies, registry, rrepos, sbom, z2jh
+from pyrlab.inside import lists, lockfile, rsource
+from pyrlab.settings import SettingError, Settings
+
+# The names of Debian's R packages as rlab-base's apt index had them (written by make).
+DEBIAN_R_NAMES = Path(".build/debian-r-packages.txt")
+
+
+def settings() -> Settings:
+    return Settings.from_environment()
 
 
 def check(args: argparse.Namespace) -> int:
-    root = Path(args.root)
-    lists.check_lists(root, allow_direct_urls=args.allow_direct_urls == "yes")
+    """The settings, the lists and their locks, and the caches a build would use: whatever a
+    build would stop on is named before anything is built."""
+    root, configured = Path("."), settings()
+    problems = proxies.unanswered({"APTPROXY": configured.apt_proxy, "PIPPROXY": configured.pip_proxy})
+    if problems:
+        raise lab.LabError("\n".join(problems))
+    lists.check_lists(root, allow_direct_urls=configured.allow_direct_urls)
     if args.locks:
         lockfile.check_locks(root)
-    if args.debian_r_names:
-        # Every R name from Debian or R_REPOS, as the rlab build will resolve it.
-        available = set(Path(args.debian_r_names).read_text(encoding="utf-8").split())
-        repositories_file, copies = root / ".build" / "install" / "r_repos.txt", root / ".build" / "r-repos"
+    if DEBIAN_R_NAMES.is_file():
+        # Every R name from Debian (as rlab-base's apt index had them) or R_REPOS, as the rlab build
+        # will resolve it: a line neither provides is named before anything is built.
+        available = set(DEBIAN_R_NAMES.read_text(encoding="utf-8").split())
+        repositories_file, copies = root / prepare.R_REPOS_FILE, root / prepare.R_REPOS_COPIES
         found = rsource.read_repositories(repositories_file, copies) if repositories_file.is_file() else []
         rsource.make_plan(lists.read_entries(root / lists.R_LIST), available, rsource.Repositories(found))
-    print(f"the package lists in {args.root} are valid" + (" and their locks up to date" if args.locks else ""))
+    print("the package lists are valid" + (" and their locks up to date" if args.locks else ""))
     return 0
 
 
-def install_file(args: argparse.Namespace) -> int:
-    """Write what the build installs for a list (its lock, or the list, with pylab's frameworks
-    switched to the build asked for) to OUT, and the state make compares to OUT.from."""
-    _, text = lockfile.install_text(Path("."), args.list)
-    if args.frameworks:
-        cuda_version = args.cuda_version
-        text = frameworks.rewrite(text, bool(cuda_version), cuda_version, args.torch_cpu_index)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
-    out.with_name(out.name + ".from").write_text(args.state, encoding="utf-8")
+def prepare_builds(args: argparse.Namespace) -> int:
+    for message in prepare.prepare(Path("."), settings(), args.builds):
+        print(message)
     return 0
 
 
-def resolver(args: argparse.Namespace) -> lock.Resolver:
+def show_inputs(args: argparse.Namespace) -> int:
+    print("\n".join(str(path) for path in prepare.build_inputs(Path("."), args.build)))
+    return 0
+
+
+def resolver(base_image: str) -> lock.Resolver:
+    configured = settings()
     return lock.Resolver(
-        cli=args.cli,
-        image=args.image,
-        network=args.network,
-        ca_certs=args.ca_certs,
-        apt_proxy=args.apt_proxy,
-        pip_index=args.pip_index,
+        cli=configured.container_cli,
+        image=base_image,
+        network=configured.build_network,
+        ca_certs=configured.ca_certs,
+        apt_proxy=configured.apt_proxy,
+        pip_index=configured.pip_index,
     )
 
 
 def lock_lists(args: argparse.Namespace) -> int:
-    report = lock.lock(Path("."), resolver(args), upgrade=args.upgrade)
-    report.append(lock.lock_base(Path("."), args.cli, args.base, args.base_reference, upgrade=args.upgrade))
+    configured = settings()
+    report = lock.lock(
+        Path("."), resolver(args.base_image), upgrade=args.upgrade, allow_direct_urls=configured.allow_direct_urls
+    )
+    report.append(
+        lock.lock_base(
+            Path("."), configured.container_cli, configured.base, configured.python_base_reference, upgrade=args.upgrade
+        )
+    )
     print("\n".join(report))
     print("commit the .lock files: `make build` now installs exactly what they say")
     return 0
 
 
 def report_outdated(args: argparse.Namespace) -> int:
-    root = Path(".")
+    root, configured = Path("."), settings()
     if not any((root / spec.lock).is_file() for spec in lockfile.LOCKS):
         print("no lock files: `make lock` pins the lists first")
         return 0
-    rows = outdated.python_outdated(root, args.pip_index or outdated.DEFAULT_INDEX, args.ca_certs or True)
-    rows += outdated.debian_outdated(root, resolver(args))
-    rows += outdated.r_source_outdated(root, Path(".build/install/r_repos.txt"), Path(".build/r-repos"))
+    rows = outdated.python_outdated(root, configured.pip_index or outdated.DEFAULT_INDEX, configured.ca_certs or True)
+    rows += outdated.debian_outdated(root, resolver(args.base_image))
+    rows += outdated.r_source_outdated(root, prepare.R_REPOS_FILE, prepare.R_REPOS_COPIES)
     print(outdated.table(rows) if rows else "every pin is the newest release")
     if rows:
         print(f"\n{len(rows)} pins have newer releases: `make upgrade` re-resolves them")
@@ -91,36 +95,25 @@ def report_outdated(args: argparse.Namespace) -> int:
 
 
 def write_manifest(args: argparse.Namespace) -> int:
-    described = manifest.describe(args.cli, args.image, args.reference, args.parent)
-    as_json, as_markdown = manifest.write_manifest(Path(args.out), described)
+    configured = settings()
+    described = manifest.describe(configured.container_cli, args.image, args.reference, args.parent)
+    as_json, as_markdown = manifest.write_manifest(configured.manifests, described)
     print(f"wrote {as_json} and {as_markdown}")
     return 0
 
 
-def snapshot(args: argparse.Namespace) -> int:
-    path, copy = Path(args.list), Path(args.snapshot)
-    if lists.refresh_snapshot(path, copy):
-        print(f"{copy}: a new snapshot of {path} (its packages' layer is rebuilt in full)")
-    return 0
-
-
-def required_setting(value: str | None, variable: str) -> str:
-    if not value:
-        raise lab.LabError(f"{variable} is not set: give it on the command line, e.g. `make pylab {variable}=...`")
-    return value
-
-
 def lab_start(args: argparse.Namespace) -> int:
+    configured = settings()
     spec = lab.LabSpec(
         lab=args.lab,
         image=args.image,
-        bind=args.bind,
+        bind=configured.bind_address,
         publish=[lab.Publish.parse(text) for text in args.publish],
-        notebooks=Path(required_setting(args.notebooks, "NOTEBOOKS")).expanduser().absolute(),
-        config=Path(required_setting(args.config, "DOCKER")).expanduser().absolute(),
-        cli=args.cli,
-        docker_args=shlex.split(args.docker_args),
-        auth=args.auth,
+        notebooks=configured.required_path("NOTEBOOKS"),
+        config=configured.required_path("DOCKER"),
+        cli=configured.container_cli,
+        docker_args=shlex.split(configured.docker_args),
+        auth=configured.auth,
     )
     url = lab.start(spec)
     login = "" if "token=" in url or spec.auth == "none" else "  (log in with the password of `make password`)"
@@ -129,6 +122,7 @@ def lab_start(args: argparse.Namespace) -> int:
 
 
 def lab_password(args: argparse.Namespace) -> int:
+    configured = settings()
     if sys.stdin.isatty():
         password = getpass.getpass("New Jupyter password: ")
         if password != getpass.getpass("Again: "):
@@ -137,251 +131,177 @@ def lab_password(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\n")
     if not password:
         raise lab.LabError("the password is empty; nothing was changed")
-    config = Path(required_setting(args.config, "DOCKER")).expanduser()
-    path = lab.store_password(config, lab.hash_password(args.cli, args.image, password))
+    hashed = lab.hash_password(configured.container_cli, args.image, password)
+    path = lab.store_password(configured.required_path("DOCKER"), hashed)
     print(f"stored a hashed password in {path}: labs started from now on ask for it instead of a token")
     return 0
 
 
 def lab_stop(args: argparse.Namespace) -> int:
     name = lab.container_name(args.lab, args.port)
-    print(f"stopped {name}" if lab.stop(args.cli, name) else f"{name} was not running")
+    print(f"stopped {name}" if lab.stop(settings().container_cli, name) else f"{name} was not running")
     return 0
 
 
-def lab_status(args: argparse.Namespace) -> int:
-    lines = lab.status(args.cli, Path(required_setting(args.config, "DOCKER")).expanduser())
+def lab_status(_: argparse.Namespace) -> int:
+    configured = settings()
+    lines = lab.status(configured.container_cli, configured.required_path("DOCKER"))
     print("\n".join(lines) if lines else "no lab is running")
     return 0
 
 
-def check_proxies(args: argparse.Namespace) -> int:
-    problems = proxies.unanswered({"APTPROXY": args.apt_proxy, "PIPPROXY": args.pip_proxy})
-    if problems:
-        raise lab.LabError("\n".join(problems))
-    return 0
+def cache_ports(configured: Settings) -> dict[str, int]:
+    return {"apt": configured.aptcache_port, "pypi": configured.devpi_port}
 
 
 def proxies_start(args: argparse.Namespace) -> int:
-    ports = {"apt": args.apt_port, "pypi": args.pypi_port}
-    settings = proxies.start(args.cli, args.image, Path(args.data), ports, offline=args.offline)
-    mode = " (offline: they serve only what they hold)" if args.offline else ""
-    print(f"the build caches are running{mode}, their data in {args.data}. Builds use them with these")
+    configured = settings()
+    offline = configured.proxies_offline
+    data = configured.proxy_cache
+    lines = proxies.start(configured.container_cli, args.image, data, cache_ports(configured), offline=offline)
+    mode = " (offline: they serve only what they hold)" if offline else ""
+    print(f"the build caches are running{mode}, their data in {data}. Builds use them with these")
     print("settings, on the command line or in local.mk:\n")
-    print("\n".join(f"    {line}" for line in settings))
+    print("\n".join(f"    {line}" for line in lines))
     return 0
 
 
-def proxies_stop(args: argparse.Namespace) -> int:
-    removed = proxies.stop(args.cli, {"apt": args.apt_port, "pypi": args.pypi_port})
+def proxies_stop(_: argparse.Namespace) -> int:
+    configured = settings()
+    removed = proxies.stop(configured.container_cli, cache_ports(configured))
     print(f"stopped {', '.join(removed)}" if removed else "no build cache was running")
     return 0
 
 
 def registry_start(args: argparse.Namespace) -> int:
-    settings = registry.start(args.cli, args.image, Path(args.data), args.port)
-    print(f"the registry is running on 127.0.0.1:{args.port}, its data in {args.data}; this machine's Docker")
+    configured = settings()
+    port, data = configured.registry_port, configured.registry_data
+    lines = registry.start(configured.container_cli, args.image, data, port)
+    print(f"the registry is running on 127.0.0.1:{port}, its data in {data}; this machine's Docker")
     print("is logged in to it (the password is in REGISTRY_DATA). Push to it with this setting:\n")
-    print("\n".join(f"    {line}" for line in settings))
+    print("\n".join(f"    {line}" for line in lines))
     return 0
 
 
-def registry_stop(args: argparse.Namespace) -> int:
-    name = registry.container_name(args.port)
-    print(f"stopped {name}" if registry.stop(args.cli, args.port) else f"{name} was not running")
+def registry_stop(_: argparse.Namespace) -> int:
+    configured = settings()
+    name = registry.container_name(configured.registry_port)
+    stopped = registry.stop(configured.container_cli, configured.registry_port)
+    print(f"stopped {name}" if stopped else f"{name} was not running")
     return 0
 
 
 def push_images(args: argparse.Namespace) -> int:
-    images = [registry.Built.parse(item) for item in args.image]
-    print("\n".join(registry.push(args.cli, args.registry, images, Path(args.manifests), Path("."))))
+    configured = settings()
+    images = [registry.Built.parse(item) for item in args.images]
+    pushed = registry.push(configured.container_cli, configured.registry, images, configured.manifests, Path("."))
+    print("\n".join(pushed))
     return 0
 
 
 def pull_images(args: argparse.Namespace) -> int:
-    images = [registry.Built.parse(item) for item in args.image]
-    print("\n".join(registry.pull(args.cli, args.registry, images, Path(args.manifests))))
+    configured = settings()
+    images = [registry.Built.parse(item) for item in args.images]
+    print("\n".join(registry.pull(configured.container_cli, configured.registry, images, configured.manifests)))
     return 0
 
 
-def r_repositories(args: argparse.Namespace) -> int:
-    rrepos.prepare(args.repos, Path(args.out), Path(args.copies))
+def r_repositories(_: argparse.Namespace) -> int:
+    rrepos.prepare(settings().r_repos, prepare.R_REPOS_FILE, prepare.R_REPOS_COPIES)
     return 0
 
 
-def write_sboms(args: argparse.Namespace) -> int:
-    print("\n".join(sbom.write_all(Path(args.manifests))))
+def write_sboms(_: argparse.Namespace) -> int:
+    print("\n".join(sbom.write_all(settings().manifests)))
     return 0
 
 
-def z2jh_values(args: argparse.Namespace) -> int:
-    written = z2jh.write_values(Path(args.out), Path(args.manifests))
+def z2jh_values(_: argparse.Namespace) -> int:
+    configured = settings()
+    written = z2jh.write_values(configured.z2jh_values, configured.manifests)
     print(f"wrote {written} (private: with OAuth it holds the client secret; keep it out of git). Install with:")
     print(f"\n    helm upgrade --install pyrlab jupyterhub/jupyterhub --values {written}\n")
     return 0
 
 
 def hub_start(args: argparse.Namespace) -> int:
-    print(hub.start(args.cli, args.image))
+    print(hub.start(settings().container_cli, args.image))
     return 0
 
 
-def hub_stop(args: argparse.Namespace) -> int:
-    stopped = hub.stop(args.cli)
+def hub_stop(_: argparse.Namespace) -> int:
+    stopped = hub.stop(settings().container_cli)
     print(f"stopped {', '.join(stopped)}" if stopped else "the team server was not running")
     return 0
 
 
-def hub_status(args: argparse.Namespace) -> int:
-    print("\n".join(hub.status(args.cli)))
+def hub_status(_: argparse.Namespace) -> int:
+    print("\n".join(hub.status(settings().container_cli)))
     return 0
 
 
 def hub_user(args: argparse.Namespace) -> int:
-    password = hub.add_user(args.cli, args.name)
+    if not args.name:
+        raise lab.LabError("no user named: give NAME, e.g. `make hub-user NAME=alice`")
+    password = hub.add_user(settings().container_cli, args.name)
     print(f"{args.name} may log in with this password (shown once; they change it at /hub/change-password):")
     print(f"\n    {password}\n")
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
+    """The verbs, and the operands make derives (image references, ports of a lab). Every setting
+    comes from the environment (pyrlab.settings)."""
     top = argparse.ArgumentParser(prog="pyrlab", description=__doc__)
     commands = top.add_subparsers(required=True)
 
-    command = commands.add_parser("check", help="check the four package lists and their locks")
-    command.add_argument("--root", default=".", help="folder holding the lists")
-    command.add_argument("--no-locks", dest="locks", action="store_false", help="do not check the locks")
-    command.add_argument("--debian-r-names", default="", help="file of Debian's R package names (rlab-base's)")
-    command.add_argument(
-        "--allow-direct-urls", default=os.environ.get("ALLOW_DIRECT_URLS", "no"), help="yes: accept name @ URL"
-    )
-    command.set_defaults(run=check)
-
-    command = commands.add_parser("install-file", help="write what the build installs for a list")
-    command.add_argument("list", help="the list, e.g. requirements.txt")
-    command.add_argument("out", help="where to write its lock or itself")
-    command.add_argument("--state", required=True, help="what make compares with OUT.from next time")
-    command.add_argument("--frameworks", action="store_true", help="switch the deep-learning frameworks' builds")
-    command.add_argument("--cuda-version", default="", help="with --frameworks: CUDA builds of it; empty: CPU")
-    command.add_argument("--torch-cpu-index", default="", help="with --frameworks: index of CPU-only torch")
-    command.set_defaults(run=install_file)
-
-    for name, run in (("lock", lock_lists), ("outdated", report_outdated)):
-        command = commands.add_parser(name, help=f"{name} the lists")
-        command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
-        command.add_argument("--image", required=True, help="the chain's base image, to resolve in")
-        command.add_argument("--network", default="default", help="network of the resolving container")
-        command.add_argument("--ca-certs", default="", help="CA bundle of a TLS-intercepting proxy (CA_CERTS)")
-        command.add_argument("--apt-proxy", default="", help="apt proxy URL (APTPROXY)")
-        command.add_argument("--pip-index", default="", help="package index URL (from PIPPROXY)")
+    def verb(name: str, run: Callable[[argparse.Namespace], int], help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
         command.set_defaults(run=run)
+        return command
+
+    verb("check", check, "check the package lists and their locks").add_argument(
+        "--no-locks", dest="locks", action="store_false", help="do not check the locks"
+    )
+    verb("prepare", prepare_builds, "write what the builds read under .build/ (only what changed)").add_argument(
+        "builds", nargs="*", help="folders of the Dockerfiles whose inputs to record, e.g. pylab"
+    )
+    verb("inputs", show_inputs, "print every file a build reads").add_argument("build", help="e.g. pylab")
+    for name, run in (("lock", lock_lists), ("outdated", report_outdated)):
+        command = verb(name, run, f"{name} the lists")
+        command.add_argument("base_image", help="the chain's base image, to resolve in")
         if name == "lock":
             command.add_argument("--upgrade", action="store_true", help="newest versions, not the locked ones")
-            command.add_argument("--base", default="python", help="BASE: python (pinned in base.lock) or rootfs")
-            command.add_argument("--base-reference", default="", help="python:PYTHONBASE, the image base.lock pins")
-
-    command = commands.add_parser("check-proxies", help="fail when a configured build cache does not answer")
-    command.add_argument("--apt-proxy", default="", help="APTPROXY")
-    command.add_argument("--pip-proxy", default="", help="PIPPROXY")
-    command.set_defaults(run=check_proxies)
-
-    for name, run in (("start", proxies_start), ("stop", proxies_stop)):
-        command = commands.add_parser(f"proxies-{name}", help=f"{name} the build caches")
-        command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
-        command.add_argument("--apt-port", type=int, default=3142, help="APTCACHE_PORT")
-        command.add_argument("--pypi-port", type=int, default=3141, help="DEVPI_PORT")
-        command.set_defaults(run=run)
-        if name == "start":
-            command.add_argument("--image", required=True, help="the pyrlab-proxies image")
-            command.add_argument("--data", required=True, help="folder of the caches' data (PROXY_CACHE)")
-            command.add_argument("--offline", action="store_true", help="serve only what the caches hold")
-
-    for name, run in (("start", registry_start), ("stop", registry_stop)):
-        command = commands.add_parser(f"registry-{name}", help=f"{name} the local registry")
-        command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
-        command.add_argument("--port", type=int, default=5000, help="REGISTRY_PORT")
-        command.set_defaults(run=run)
-        if name == "start":
-            command.add_argument("--image", required=True, help="the pyrlab-proxies image")
-            command.add_argument("--data", required=True, help="folder of the registry's data (REGISTRY_DATA)")
-
+    verb("proxies-start", proxies_start, "start the build caches").add_argument("image", help="pyrlab-proxies")
+    verb("proxies-stop", proxies_stop, "stop the build caches")
+    verb("registry-start", registry_start, "start the local registry").add_argument("image", help="pyrlab-proxies")
+    verb("registry-stop", registry_stop, "stop the local registry")
     for name, run in (("push", push_images), ("pull", pull_images)):
-        command = commands.add_parser(name, help=f"{name} the images to or from REGISTRY")
-        command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
-        command.add_argument("--registry", default=os.environ.get("REGISTRY", ""), help="host[:port]/org")
-        command.add_argument("--manifests", required=True, help="folder of the manifests (MANIFESTS)")
-        command.add_argument("--image", action="append", default=[], help="NAME=REFERENCE, e.g. pylab=pylab:latest")
-        command.set_defaults(run=run)
-
-    command = commands.add_parser("r-repos", help="write the R repositories file of the rlab build (R_REPOS)")
-    command.add_argument("--repos", default=os.environ.get("R_REPOS", ""), help="R_REPOS")
-    command.add_argument("--out", required=True, help="the repositories file to write")
-    command.add_argument("--copies", required=True, help="folder of the copies of local repositories")
-    command.set_defaults(run=r_repositories)
-
-    command = commands.add_parser("sbom", help="write a CycloneDX SBOM beside every manifest")
-    command.add_argument("--manifests", required=True, help="folder of the manifests (MANIFESTS)")
-    command.set_defaults(run=write_sboms)
-
-    command = commands.add_parser("z2jh-values", help="write Helm values for Zero to JupyterHub (HUB_* settings)")
-    command.add_argument("--manifests", required=True, help="folder of the manifests (MANIFESTS)")
-    command.add_argument("--out", required=True, help="the values file to write (Z2JH_VALUES)")
-    command.set_defaults(run=z2jh_values)
-
-    command = commands.add_parser("manifest", help="write an image's manifest (JSON and Markdown)")
-    command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
-    command.add_argument("--image", required=True, help="the image's name in the chain, e.g. pylab")
-    command.add_argument("--reference", required=True, help="the image reference, e.g. pylab:latest")
-    command.add_argument("--parent", required=True, help="the image it is built on")
-    command.add_argument("--out", required=True, help="folder of the manifests")
-    command.set_defaults(run=write_manifest)
-
-    command = commands.add_parser("snapshot", help="keep a list's snapshot while the list only gains lines")
-    command.add_argument("list", help="the package list")
-    command.add_argument("snapshot", help="its snapshot")
-    command.set_defaults(run=snapshot)
-
-    for name, run in (("start", lab_start), ("stop", lab_stop), ("status", lab_status)):
-        command = commands.add_parser(f"lab-{name}", help=f"{name} a lab container")
-        command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
-        # Paths and docker arguments come through the environment, which make exports: no shell
-        # quoting stands between a path (with a quote, a colon, a newline) and this program.
-        command.add_argument("--config", default=os.environ.get("DOCKER"), help="configuration directory (DOCKER)")
-        if name != "status":
-            command.add_argument("--lab", required=True, help="pylab or rlab")
-        command.set_defaults(run=run)
-        if name == "stop":
-            command.add_argument("--port", type=int, required=True, help="the lab's Jupyter port on the host")
-        if name == "start":
-            command.add_argument("--image", required=True)
-            command.add_argument(
-                "--bind", default=os.environ.get("BIND_ADDRESS", "127.0.0.1"), help="host address of published ports"
-            )
-            command.add_argument("--publish", action="append", default=[], help="VARIABLE=HOST:CONTAINER")
-            command.add_argument(
-                "--notebooks", default=os.environ.get("NOTEBOOKS"), help="folder mounted as the work directory"
-            )
-            command.add_argument(
-                "--docker-args", default=os.environ.get("DOCKER_ARGS", ""), help="more `docker run` arguments"
-            )
-            command.add_argument("--auth", default=os.environ.get("AUTH", "token"), help="token (default) or none")
-
-    for name, run in (("start", hub_start), ("stop", hub_stop), ("status", hub_status), ("user", hub_user)):
-        command = commands.add_parser(
-            f"hub-{name}", help=f"{name} the team server (settings: HUB_* in the environment)"
+        verb(name, run, f"{name} the images to or from REGISTRY").add_argument(
+            "images", nargs="+", help="NAME=REFERENCE, e.g. pylab=pylab:latest"
         )
-        command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
-        command.set_defaults(run=run)
-        if name == "start":
-            command.add_argument("--image", required=True, help="the pyrlab-hub image")
-        if name == "user":
-            command.add_argument("--name", required=True, help="the user's name")
-
-    command = commands.add_parser("lab-password", help="store a hashed Jupyter password for the labs")
-    command.add_argument("--cli", default="docker", help="container CLI (CONTAINER_CLI)")
-    command.add_argument("--config", default=os.environ.get("DOCKER"), help="configuration directory (DOCKER)")
-    command.add_argument("--image", required=True, help="an image with jupyter_server, to hash with")
-    command.set_defaults(run=lab_password)
+    verb("r-repos", r_repositories, "write R_REPOS as the rlab build reads it")
+    verb("sbom", write_sboms, "write a CycloneDX SBOM beside every manifest")
+    verb("z2jh-values", z2jh_values, "write Helm values for Zero to JupyterHub")
+    command = verb("manifest", write_manifest, "write an image's manifest (JSON and Markdown)")
+    command.add_argument("image", help="the image's name in the chain, e.g. pylab")
+    command.add_argument("reference", help="the image reference, e.g. pylab:latest")
+    command.add_argument("parent", help="the image it is built on")
+    command = verb("lab-start", lab_start, "start a lab")
+    command.add_argument("lab", help="pylab or rlab")
+    command.add_argument("image", help="its image reference")
+    command.add_argument("publish", nargs="*", help="VARIABLE=HOST:CONTAINER")
+    command = verb("lab-stop", lab_stop, "stop a lab")
+    command.add_argument("lab", help="pylab or rlab")
+    command.add_argument("port", type=int, help="the lab's Jupyter port on the host")
+    verb("lab-status", lab_status, "list the labs")
+    verb("lab-password", lab_password, "store a hashed Jupyter password").add_argument(
+        "image", help="an image with jupyter_server, to hash with"
+    )
+    verb("hub-start", hub_start, "start the team server").add_argument("image", help="pyrlab-hub")
+    verb("hub-stop", hub_stop, "stop the team server")
+    verb("hub-status", hub_status, "the team server and its labs")
+    verb("hub-user", hub_user, "add or authorize a user").add_argument("name", nargs="?", default="", help="NAME")
     return top
 
 
@@ -400,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
         rsource.SourceError,
         rsource.UnknownRNames,
         sbom.SbomError,
+        SettingError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

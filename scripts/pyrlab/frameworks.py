@@ -2,8 +2,8 @@
 builds (`jax[cudaNN]`, `tensorflow[and-cuda]`, PyPI's `torch`), otherwise the CPU builds (torch
 from TORCH_CPU_INDEX, so that none of NVIDIA's wheels come in).
 
-`make` applies it on the host when it writes what pylab installs (`pyrlab install-file
---frameworks`), so the image's layers depend only on the packages asked for. A lock (its lines
+`make` applies it on the host when it writes what pylab installs (`pyrlab prepare`), so the
+image's layers depend only on the packages asked for. A lock (its lines
 carry hashes) is left unchanged: `make lock` resolved it.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from pyrlab.lists import without_comment
+from pyrlab.inside.lists import without_comment
 
 # The PyTorch projects that its CPU index serves.
 TORCH_PROJECTS = frozenset({"torch", "torchvision", "torchaudio"})

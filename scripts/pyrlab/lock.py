@@ -12,8 +12,8 @@ from typing import Any
 
 from pyrlab.engine import image_facts
 from pyrlab.engine import run as run_cli
-from pyrlab.lists import check_lists
-from pyrlab.lockfile import LOCKS, LockSpec, header, pins
+from pyrlab.inside.lists import check_lists
+from pyrlab.inside.lockfile import LOCKS, LockSpec, header, pins
 
 
 class LockError(Exception):
@@ -22,7 +22,7 @@ class LockError(Exception):
 
 @dataclass(frozen=True)
 class Resolver:
-    """How to run pyrlab.resolve: the container CLI, the base image and what the build would use."""
+    """How to run pyrlab.inside.resolve: the container CLI, the base image and what the build would use."""
 
     cli: str
     image: str
@@ -38,7 +38,7 @@ class Resolver:
         command += ["--env", f"APT_PROXY={self.apt_proxy}", "--env", f"PIP_INDEX={self.pip_index}"]
         if self.ca_certs:
             command += ["--volume", f"{Path(self.ca_certs).absolute()}:/run/pyrlab-ca.crt:ro"]
-        return [*command, "--entrypoint", "python3", self.image, "-m", "pyrlab.resolve", mode]
+        return [*command, "--entrypoint", "python3", self.image, "-m", "pyrlab.inside.resolve", mode]
 
     def run(self, root: Path, mode: str, stdin: str = "", upgrade: bool = False) -> Any:
         """Run the resolver; its progress reaches the terminal, its JSON answer is returned."""
@@ -102,9 +102,9 @@ def write_locks(root: Path, document: dict[str, Any]) -> list[str]:
     return report
 
 
-def lock(root: Path, resolver: Resolver, upgrade: bool) -> list[str]:
+def lock(root: Path, resolver: Resolver, upgrade: bool, allow_direct_urls: bool = False) -> list[str]:
     """Resolve every list and write its lock; raises LockError or ListError before writing anything."""
-    check_lists(root, allow_direct_urls=os.environ.get("ALLOW_DIRECT_URLS") == "yes")
+    check_lists(root, allow_direct_urls=allow_direct_urls)
     document = resolver.run(root, "lock", upgrade=upgrade)
     return write_locks(root, document)
 

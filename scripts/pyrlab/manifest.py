@@ -1,6 +1,6 @@
 """`make manifest` (and every `make build` that rebuilt an image): what is in each image, written as
 manifests/<image>.json and manifests/<image>.md. The facts come from the engine (`image
-inspect`) and from pyrlab.inventory, run inside a container of the image without network."""
+inspect`) and from pyrlab.inside.inventory, run inside a container of the image without network."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from pyrlab.engine import image_facts
 from pyrlab.engine import run as run_cli
 
-INVENTORY = Path(__file__).with_name("inventory.py")
+INVENTORY = Path(__file__).parent / "inside" / "inventory.py"
 
 
 class ManifestError(Exception):

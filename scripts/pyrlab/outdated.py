@@ -21,10 +21,10 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from pyrlab.lists import read_entries
+from pyrlab.inside.lists import read_entries
+from pyrlab.inside.lockfile import LOCKS, pins
+from pyrlab.inside.rsource import Repositories, locked_plan, read_repositories
 from pyrlab.lock import Resolver
-from pyrlab.lockfile import LOCKS, pins
-from pyrlab.rsource import Repositories, locked_plan, read_repositories
 
 # How lockfile.pins names an R source of r_packages.lock, beside the Debian pins.
 SOURCE_SUFFIX = " (R source)"

@@ -1,4 +1,4 @@
-"""R_REPOS for the rlab build and `make lock`: the repositories file pyrlab.rsource reads, and a copy
+"""R_REPOS for the rlab build and `make lock`: the repositories file pyrlab.inside.rsource reads, and a copy
 of every local repository inside the build context (a build sees nothing outside it).
 
 R_REPOS is a space-separated list of:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from makerun import SCRATCH_PREFIX, append_lines, scratch_make
-from pyrlab.lockfile import LOCKS, debian_pins, header, python_pins
+from pyrlab.inside.lockfile import LOCKS, debian_pins, header, python_pins
 
 SIX_FILES = [
     ("six-1.16.0-py2.py3-none-any.whl", False),

@@ -388,20 +388,36 @@ def test_gen_cert_in_docker_args_gives_an_https_url(tmp_path: Path) -> None:
         stop_lab(lab, settings)
 
 
-@pytest.mark.parametrize("image", IMAGES)
-def test_every_source_of_a_copy_is_a_build_input(image: str) -> None:
-    """Editing any file an image copies rebuilds it (a multi-source COPY included; a COPY from
-    another stage of the build copies no file of the project)."""
-    shown = make("--silent", "--eval", f"print-inputs: ; @echo $(call inputs,{image})", "print-inputs")
+@pytest.mark.parametrize("build", [*IMAGES, "proxies", "hub"])
+def test_every_source_of_a_copy_is_a_build_input(build: str) -> None:
+    """Editing any file a build copies or mounts rebuilds it (a multi-source COPY included; a COPY
+    or mount from another stage of the build reads no file of the project)."""
+    shown = make("--silent", "preflight")
     assert shown.returncode == 0, shown.stderr
+    recorded = {line.split("  ", 1)[1] for line in (REPO / ".build/inputs" / build).read_text().splitlines()}
+    dockerfile = (REPO / build / "Dockerfile").read_text()
     copied = [
         source
-        for line in (REPO / image / "Dockerfile").read_text().splitlines()
+        for line in dockerfile.splitlines()
         if line.startswith("COPY ") and "--from=" not in line
         for source in line.split()[1:-1]
         if not source.startswith("--")
     ]
-    assert set(copied) <= set(shown.stdout.split())
+    mounted = [
+        source
+        for source in re.findall(r"--mount=type=bind,(?!from=)source=([^,\s]+)", dockerfile)
+        if not source.startswith(".build/r-repos")  # a folder, empty without R_REPOS
+    ]
+    assert mounted  # every build mounts its lists
+    for source in copied + mounted:
+        assert source in recorded or any(path.startswith(source + "/") for path in recorded), source
+
+
+def test_the_makefile_is_plain_rules() -> None:
+    """No rule is generated with eval, and no state is read back from files while make parses."""
+    makefile = (REPO / "Makefile").read_text()
+    assert "$(eval" not in makefile
+    assert ".from" not in makefile
 
 
 def test_status_shows_a_lab_only_to_its_configuration_folder_at_its_address(

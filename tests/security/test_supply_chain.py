@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from attack import Project
-from pyrlab.lists import logical_lines
+from pyrlab.inside.lists import logical_lines
 from pyrlab.makefile import copy_project, make_environment
 
 PINNED = re.compile(r"^[A-Za-z0-9._-]+(\[[^\]]*\])?==\S+( ; [^-]+)?( --hash=sha256:[0-9a-f]{64})+$")

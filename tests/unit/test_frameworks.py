@@ -8,6 +8,7 @@ import pytest
 
 from pyrlab import frameworks
 from pyrlab.__main__ import main
+from pyrlab.inside.lists import LISTS
 
 LIST = "# frameworks\njax>=0.5\ntensorflow\nnumpy\ntorch==2.15.0  # pinned\n"
 CPU_INDEX = "https://download.pytorch.org/whl/cpu"
@@ -47,16 +48,20 @@ def test_a_lock_is_left_as_it_is() -> None:
     assert frameworks.rewrite(lock, cuda=True, cuda_version="13", torch_cpu_index=CPU_INDEX) == lock
 
 
-def test_install_file_writes_the_builds_asked_for_and_the_state(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_prepare_writes_the_builds_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What pylab installs follows CUDA_INSTALL: the CUDA builds with yes, the CPU builds with no."""
+    for package_list in LISTS:
+        (tmp_path / package_list.path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / package_list.path).write_text("")
     (tmp_path / "requirements.txt").write_text("jax\n")
     monkeypatch.chdir(tmp_path)
-    state = "list cuda=13 torch="
-    command = ["install-file", "requirements.txt", "out/requirements.txt", "--state", state, "--frameworks"]
-    assert main([*command, "--cuda-version", "13"]) == 0
-    assert (tmp_path / "out/requirements.txt").read_text() == "jax[cuda13]\n"
-    assert (tmp_path / "out/requirements.txt.from").read_text() == state
+    monkeypatch.setenv("TORCH_CPU_INDEX", "")
+    monkeypatch.setenv("CUDA_INSTALL", "yes")
+    assert main(["prepare"]) == 0
+    assert (tmp_path / ".build/install/requirements.txt").read_text() == "jax[cuda13]\n"
+    monkeypatch.setenv("CUDA_INSTALL", "no")
+    assert main(["prepare"]) == 0
+    assert (tmp_path / ".build/install/requirements.txt").read_text() == "jax\n"
 
 
 @pytest.mark.parametrize("cuda", [False, True])

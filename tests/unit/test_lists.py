@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab import lists
+from pyrlab.inside import lists
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:
@@ -104,7 +104,7 @@ def test_check_lists_reports_every_problem_with_file_and_line(tmp_path: Path) ->
     write(tmp_path, "r_debs.txt", "")
     write(tmp_path, "r_packages.txt", "utils\n")
     with pytest.raises(lists.ListError) as raised:
-        lists.check_lists(tmp_path)
+        lists.check_lists(tmp_path, ["base_debs.txt", "requirements.txt", "r_debs.txt", "r_packages.txt"])
     text = str(raised.value)
     assert [(problem.path.name, problem.line) for problem in raised.value.problems] == [
         ("base_debs.txt", 1),

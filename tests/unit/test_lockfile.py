@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab import lock, lockfile, rdeb
-from pyrlab.lists import ListError, logical_lines
+from pyrlab import lock
+from pyrlab.inside import lockfile, rdeb
+from pyrlab.inside.lists import ListError, logical_lines
 
 UV_OUTPUT = """\
 numpy==2.3.4 \\

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab import rdeb
-from pyrlab.lists import Entry
+from pyrlab.inside import rdeb
+from pyrlab.inside.lists import Entry
 
 AVAILABLE = {"r-cran-data.table", "r-cran-ggplot2", "r-bioc-deseq2", "r-other-mott-happy.hbrem", "r-cran-ggplot2movies"}
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab import outdated, rrepos, rsource
+from pyrlab import outdated, rrepos
+from pyrlab.inside import rsource
+from pyrlab.inside.lists import Entry
 from pyrlab.lab import LabError
-from pyrlab.lists import Entry
 
 AVAILABLE = {"r-cran-praise", "r-cran-ggplot2", "r-cran-jsonlite"}
 

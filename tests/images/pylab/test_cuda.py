@@ -15,7 +15,7 @@ import docker
 import pytest
 
 from imagelab import REPO, CellResult
-from pyrlab.lists import read_entries
+from pyrlab.inside.lists import read_entries
 
 GPU_REQUIREMENTS = [entry.text for entry in read_entries(REPO / "requirements-gpu.txt")]
 # The sonames each CUDA major version's wheels provide.

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from imagelab import REPO, Lab
-from pyrlab.lists import read_entries
+from pyrlab.inside.lists import read_entries
 
 REQUIREMENTS = [entry.text for entry in read_entries(REPO / "requirements.txt")]
 

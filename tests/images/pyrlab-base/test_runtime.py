@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from imagelab import REPO, CellResult, Lab, run_once
-from pyrlab.lists import read_entries
+from pyrlab.inside.lists import read_entries
 
 # A wheel written by hand inside the container, so installing it needs no package index.
 MAKE_WHEEL = """

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from imagelab import REPO, CellResult
-from pyrlab.lists import read_entries
+from pyrlab.inside.lists import read_entries
 
 
 def test_r_is_debian_r_4(host: Any) -> None:

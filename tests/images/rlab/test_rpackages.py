@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from imagelab import REPO
-from pyrlab.lists import read_entries
-from pyrlab.rdeb import debian_package
+from pyrlab.inside.lists import read_entries
+from pyrlab.inside.rdeb import debian_package
 
 R_PACKAGES = [entry.text for entry in read_entries(REPO / "r_packages.txt")]
 

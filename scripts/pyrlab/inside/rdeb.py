@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pyrlab.lists import Entry
+from pyrlab.inside.lists import Entry
 
 PREFIXES = ("r-cran-", "r-bioc-", "r-other-")
 
@@ -84,7 +84,7 @@ def apt_package_names() -> set[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`python3 -m pyrlab.rdeb r_packages.txt`: print the Debian packages, one a line; the list
+    """`python3 -m pyrlab.inside.rdeb r_packages.txt`: print the Debian packages, one a line; the list
     may also be r_packages.lock, whose `name=version` lines are printed unchanged.
 
     Run inside the rlab build, where the apt index is at hand; needs only the standard library.
@@ -92,11 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     import sys
     from pathlib import Path
 
-    from pyrlab.lists import ListError, check_r_list, read_entries
+    from pyrlab.inside.lists import ListError, check_r_list, read_entries
 
     paths = sys.argv[1:] if argv is None else argv
     if len(paths) != 1:
-        print("usage: python3 -m pyrlab.rdeb r_packages.txt", file=sys.stderr)
+        print("usage: python3 -m pyrlab.inside.rdeb r_packages.txt", file=sys.stderr)
         return 2
     try:
         entries = read_entries(Path(paths[0]))

@@ -9,16 +9,65 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
-DEBIAN_LISTS = ("base_debs.txt", "r_debs.txt")
+Kind = Literal["debian", "python", "r"]
+
+
+@dataclass(frozen=True)
+class PackageList:
+    """One package list of the project: where it is, what it names, which build installs it.
+
+    Everything about lists derives from the table below: `make check`, the locks and `make lock`,
+    what each build installs (`pyrlab prepare`), `make outdated` and the images' inputs.
+    """
+
+    path: str  # relative to the project
+    kind: Kind
+    build: str  # the folder of the Dockerfile that installs it (pylab, hub, proxies, ...)
+    locked: bool = True  # `make lock` pins it, in the .lock file beside it
+    optional: bool = False  # a project may do without it (then nothing is installed)
+    layered: bool = False  # installed in two layers: a snapshot of it, then the additions
+    frameworks: bool = False  # pylab's: the deep-learning frameworks switched to the CUDA or CPU build
+    locked_with: tuple[str, ...] = ()  # more lists its lock is resolved from, together with it
+
+    @property
+    def name(self) -> str:
+        """The file's name, as the builds mount it from .build/install/."""
+        return Path(self.path).name
+
+    @property
+    def lock(self) -> str | None:
+        return str(Path(self.path).with_suffix(".lock")) if self.locked else None
+
+
+# Every list, in build order. requirements.lock is resolved together with pyrlab-base's own
+# packages, so it is the whole of pylab's environment.
+LISTS = (
+    PackageList("pyrlab-base/runtime_debs.txt", "debian", "pyrlab-base", locked=False),
+    PackageList("pyrlab-base/bootstrap.txt", "python", "pyrlab-base"),  # the installers themselves
+    PackageList("pyrlab-base/jupyter.txt", "python", "pyrlab-base"),
+    PackageList("base_debs.txt", "debian", "pyrlab-base"),
+    PackageList(
+        "requirements.txt", "python", "pylab", layered=True, frameworks=True, locked_with=("pyrlab-base/jupyter.txt",)
+    ),
+    # Installed only with CUDA_INSTALL=yes.
+    PackageList("requirements-gpu.txt", "python", "pylab", locked=False, optional=True, frameworks=True),
+    PackageList("rlab-base/r_core_debs.txt", "debian", "rlab-base", locked=False),
+    PackageList("r_debs.txt", "debian", "rlab-base"),
+    PackageList("r_packages.txt", "r", "rlab", layered=True),
+    # Debian -dev packages that R sources from R_REPOS compile against: in rlab's builder stage only.
+    PackageList("r_build_debs.txt", "debian", "rlab", locked=False, optional=True),
+    # The team server's image (`make hub`): its proxy from Debian, JupyterHub in an environment of its own.
+    PackageList("hub/hub_debs.txt", "debian", "hub"),
+    PackageList("hub/hub_requirements.txt", "python", "hub"),
+    # The build caches of `make proxies`: apt-cacher-ng and Debian's registry, and the PyPI mirror.
+    PackageList("proxies/apt_debs.txt", "debian", "proxies"),
+    PackageList("proxies/devpi.txt", "python", "proxies"),
+)
+LIST_BY_PATH = {package_list.path: package_list for package_list in LISTS}
 PYTHON_LIST = "requirements.txt"
 R_LIST = "r_packages.txt"
-# Installed only with CUDA_INSTALL=yes; a project may do without it.
-GPU_LIST = "requirements-gpu.txt"
-# Debian -dev packages that R sources from R_REPOS compile against: in rlab's builder stage only.
-R_BUILD_LIST = "r_build_debs.txt"
-ALL_LISTS = ("base_debs.txt", PYTHON_LIST, GPU_LIST, "r_debs.txt", R_LIST, R_BUILD_LIST)
-OPTIONAL_LISTS = frozenset({GPU_LIST, R_BUILD_LIST})
 
 # Debian policy 5.6.1: lower case letters, digits, + - . ; at least two characters,
 # starting with a letter or digit.
@@ -65,8 +114,10 @@ class ListError(Exception):
         super().__init__("\n".join(str(problem) for problem in problems))
 
 
-# A comment starts at `#` at the start of a line or after white space, as in pip's requirement
-# files: a `#` inside a URL (`pkg @ git+https://…@v1#subdirectory=python`) is part of it.
+# The one parser of the list format, for the lists and their locks alike. A comment starts at `#`
+# at the start of a line or after white space, as in pip's requirement files: a `#` inside a URL
+# (`pkg @ git+https://…@v1#subdirectory=python`) is part of it. A line ending in a backslash
+# continues on the next (uv writes hashes so).
 COMMENT = re.compile(r"(^|\s)#.*$")
 
 
@@ -75,16 +126,37 @@ def without_comment(line: str) -> str:
     return COMMENT.sub("", line).strip()
 
 
+def parse(text: str) -> list[tuple[int, str]]:
+    """(number of its first line, text) of every entry: comments and blank lines dropped,
+    continuation lines joined."""
+    entries = []
+    pending, first = "", 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = without_comment(raw)
+        if not pending:
+            first = number
+        if line.endswith("\\"):
+            pending += line[:-1].strip() + " "
+            continue
+        joined = (pending + line).strip()
+        pending = ""
+        if joined:
+            entries.append((first, joined))
+    if pending.strip():
+        entries.append((first, pending.strip()))
+    return entries
+
+
 def read_entries(path: Path) -> list[Entry]:
     """The entries of a list, without comments and blank lines."""
     if not path.is_file():
         raise ListError([Problem(path, 0, "the list does not exist", f"create {path.name} (it may be empty)")])
-    entries = []
-    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        text = without_comment(raw)
-        if text:
-            entries.append(Entry(path, number, text))
-    return entries
+    return [Entry(path, number, text) for number, text in parse(path.read_text(encoding="utf-8"))]
+
+
+def logical_lines(text: str) -> list[str]:
+    """The entries of a list or lock (see parse), without their line numbers."""
+    return [entry for _, entry in parse(text)]
 
 
 def _duplicates(keyed: Iterable[tuple[Entry, str]]) -> list[Problem]:
@@ -203,52 +275,28 @@ def check_r_list(entries: list[Entry]) -> list[Problem]:
     return problems + _duplicates((entry, entry.text.lower()) for entry in entries)
 
 
-CHECKS: dict[str, Callable[[list[Entry]], list[Problem]]] = {
-    "base_debs.txt": check_debian_list,
-    "r_debs.txt": check_debian_list,
-    R_BUILD_LIST: check_debian_list,
-    PYTHON_LIST: check_python_list,
-    GPU_LIST: check_python_list,
-    R_LIST: check_r_list,
+CHECKS: dict[Kind, Callable[[list[Entry], bool], list[Problem]]] = {
+    "debian": lambda entries, _: check_debian_list(entries),
+    "python": check_python_list,
+    "r": lambda entries, _: check_r_list(entries),
 }
 
 
-def check_lists(root: Path, names: Iterable[str] = ALL_LISTS, allow_direct_urls: bool = False) -> None:
-    """Check the named lists in root; raise ListError with every problem found."""
+def check_lists(root: Path, paths: Iterable[str] | None = None, allow_direct_urls: bool = False) -> None:
+    """Check the lists (every list of LISTS unless paths are named) in root; raise ListError with
+    every problem found."""
     problems: list[Problem] = []
-    for name in names:
-        if name in OPTIONAL_LISTS and not (root / name).exists():
+    for package_list in LISTS if paths is None else [LIST_BY_PATH[path] for path in paths]:
+        if package_list.optional and not (root / package_list.path).exists():
             continue
         try:
-            entries = read_entries(root / name)
+            entries = read_entries(root / package_list.path)
         except ListError as error:
             problems.extend(error.problems)
             continue
-        if CHECKS[name] is check_python_list:
-            problems.extend(check_python_list(entries, allow_direct_urls))
-        else:
-            problems.extend(CHECKS[name](entries))
+        problems.extend(CHECKS[package_list.kind](entries, allow_direct_urls))
     if problems:
         raise ListError(problems)
-
-
-def logical_lines(text: str) -> list[str]:
-    """The requirements of a list or lock: continuation lines (ending in a backslash, as uv writes
-    hashes) joined, comments and blank lines dropped."""
-    lines = []
-    pending = ""
-    for raw in text.splitlines():
-        line = COMMENT.sub("", raw).rstrip()
-        if line.endswith("\\"):
-            pending += line[:-1].strip() + " "
-            continue
-        joined = (pending + line.strip()).strip()
-        pending = ""
-        if joined:
-            lines.append(joined)
-    if pending.strip():
-        lines.append(pending.strip())
-    return lines
 
 
 def refresh_snapshot(path: Path, snapshot: Path) -> bool:
@@ -262,7 +310,6 @@ def refresh_snapshot(path: Path, snapshot: Path) -> bool:
     if snapshot.is_file():
         kept = logical_lines(snapshot.read_text(encoding="utf-8"))
         if set(kept) <= set(current):
-            snapshot.touch()  # up to date for make, with the same content for the image's cache
             return False
     snapshot.parent.mkdir(parents=True, exist_ok=True)
     snapshot.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")

@@ -32,8 +32,8 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from pyrlab.lists import R_BASE_PACKAGES, Entry
-from pyrlab.rdeb import PREFIXES, debian_package, r_name_of
+from pyrlab.inside.lists import R_BASE_PACKAGES, Entry
+from pyrlab.inside.rdeb import PREFIXES, debian_package, r_name_of
 
 SOURCE_PIN = re.compile(r"^([A-Za-z][A-Za-z0-9.]*)==(\S+) sha256=([0-9a-f]{64}) repo=(\S+)$")
 DEPENDENCY_FIELDS = ("Depends", "Imports", "LinkingTo")
@@ -387,8 +387,8 @@ def runtime_packages(library: Path, present: set[str]) -> list[str]:
 
 def plan_command(list_path: Path, repositories: Repositories, out: Path, debian_only: bool = False) -> list[str]:
     """Plan the list (or lock); write the plan; return the Debian packages to install."""
-    from pyrlab.lists import ListError, check_r_list, read_entries
-    from pyrlab.rdeb import apt_package_names
+    from pyrlab.inside.lists import ListError, check_r_list, read_entries
+    from pyrlab.inside.rdeb import apt_package_names
 
     entries = read_entries(list_path)
     plan = locked_plan(entries)
@@ -404,17 +404,17 @@ def plan_command(list_path: Path, repositories: Repositories, out: Path, debian_
 
 def main(argv: list[str] | None = None) -> int:
     """In the rlab build:
-    `python3 -m pyrlab.rsource plan LIST REPOS BASE PLAN`: write the plan of r_packages.txt (or
+    `python3 -m pyrlab.inside.rsource plan LIST REPOS BASE PLAN`: write the plan of r_packages.txt (or
         its lock) to PLAN and print the Debian packages to install, one a line;
-    `python3 -m pyrlab.rsource debian LIST REPOS BASE PLAN`: the same for the names Debian has,
+    `python3 -m pyrlab.inside.rsource debian LIST REPOS BASE PLAN`: the same for the names Debian has,
         the others left out (the first of rlab's two layers, which R_REPOS does not change);
-    `python3 -m pyrlab.rsource build PLAN REPOS BASE LIBRARY CACHE`: compile the plan's sources
+    `python3 -m pyrlab.inside.rsource build PLAN REPOS BASE LIBRARY CACHE`: compile the plan's sources
         into LIBRARY (tarballs and compiled packages kept in CACHE), and write
         LIBRARY/.pyrlab-runtime-debs, the Debian runtime libraries they load that are not in
         LIBRARY/../rlab-base-packages.
     REPOS is the repositories file make writes, BASE the folder its folders are relative to.
     """
-    from pyrlab.lists import ListError
+    from pyrlab.inside.lists import ListError
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) not in (5, 6) or args[0] not in ("plan", "debian", "build"):

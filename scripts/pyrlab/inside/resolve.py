@@ -2,10 +2,10 @@
 and `make outdated`: Debian and R versions from that image's own apt index, Python versions by uv
 for that image's own Python. Run as root, with the project mounted read-only on /src.
 
-`python3 -m pyrlab.resolve lock` prints one JSON document on stdout (progress goes to stderr):
+`python3 -m pyrlab.inside.resolve lock` prints one JSON document on stdout (progress goes to stderr):
     {"resolved_for": "...", "debian": {list: {package: version}}, "notes": {list: {package: note}},
      "python": {lock path: uv's output}}
-`python3 -m pyrlab.resolve candidates` reads {package: pinned version} on stdin and prints the
+`python3 -m pyrlab.inside.resolve candidates` reads {package: pinned version} on stdin and prints the
 packages whose apt candidate is newer, {package: candidate}.
 
 Settings come from the environment: APT_PROXY, PIP_INDEX, UPGRADE=yes. A CA bundle mounted on
@@ -23,10 +23,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pyrlab.lists import Entry, read_entries
-from pyrlab.lockfile import LOCKS
-from pyrlab.rdeb import apt_package_names
-from pyrlab.rsource import Repositories, SourceError, UnknownRNames, fetch, make_plan, read_repositories
+from pyrlab.inside.lists import Entry, read_entries
+from pyrlab.inside.lockfile import LOCKS
+from pyrlab.inside.rdeb import apt_package_names
+from pyrlab.inside.rsource import Repositories, SourceError, UnknownRNames, fetch, make_plan, read_repositories
 
 SRC = Path("/src")
 CA_BUNDLE = Path("/run/pyrlab-ca.crt")

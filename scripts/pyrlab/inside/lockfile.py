@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyrlab.lists import ListError, Problem, logical_lines, read_entries
+from pyrlab.inside.lists import LISTS, ListError, Problem, logical_lines, read_entries
 
 HEADER_MARK = "# pyrlab-lock:"
 PYTHON_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
@@ -26,11 +26,11 @@ SOURCE_PIN = re.compile(r"^([A-Za-z][A-Za-z0-9.]*)==(\S+) sha256=")
 
 @dataclass(frozen=True)
 class LockSpec:
-    """A lock file, the lists it was resolved from (paths relative to the project) and its kind."""
+    """A lock file, the lists it was resolved from (paths relative to the project) and its format."""
 
     lock: str
     sources: tuple[str, ...]
-    kind: str  # "python" or "debian"
+    kind: str  # "python" (uv's output with hashes) or "debian" (name=version lines)
 
     @property
     def list(self) -> str:
@@ -38,24 +38,16 @@ class LockSpec:
         return self.sources[0]
 
 
-# Every lock, in build order. bootstrap.lock pins the installers themselves. requirements.lock is
-# resolved together with pyrlab-base's own packages (keeping jupyter.lock's versions where the
-# lists allow), so it is the whole of pylab's environment.
-LOCKS = (
-    LockSpec("pyrlab-base/bootstrap.lock", ("pyrlab-base/bootstrap.txt",), "python"),
-    LockSpec("pyrlab-base/jupyter.lock", ("pyrlab-base/jupyter.txt",), "python"),
-    LockSpec("base_debs.lock", ("base_debs.txt",), "debian"),
-    LockSpec("requirements.lock", ("requirements.txt", "pyrlab-base/jupyter.txt"), "python"),
-    LockSpec("r_debs.lock", ("r_debs.txt",), "debian"),
-    LockSpec("r_packages.lock", ("r_packages.txt",), "debian"),
-    # The team server's image (`make hub`), on pyrlab-base: its proxy from Debian, JupyterHub and
-    # the rest in an environment of its own.
-    LockSpec("hub/hub_debs.lock", ("hub/hub_debs.txt",), "debian"),
-    LockSpec("hub/hub_requirements.lock", ("hub/hub_requirements.txt",), "python"),
-    # The build caches of `make proxies`, on the chain's base image: apt-cacher-ng from Debian, and
-    # the PyPI mirror in its own environment of the base image's Python.
-    LockSpec("proxies/apt_debs.lock", ("proxies/apt_debs.txt",), "debian"),
-    LockSpec("proxies/devpi.lock", ("proxies/devpi.txt",), "python"),
+# Every lock, in build order, from the lists' table. R packages are pinned to Debian binaries
+# (and sources of R_REPOS), so their lock has the Debian format.
+LOCKS = tuple(
+    LockSpec(
+        package_list.lock,
+        (package_list.path, *package_list.locked_with),
+        "python" if package_list.kind == "python" else "debian",
+    )
+    for package_list in LISTS
+    if package_list.lock is not None
 )
 LOCK_FOR_LIST = {spec.list: spec for spec in LOCKS}
 

@@ -1,0 +1,133 @@
+"""pyrlab's settings, read once from the environment that make exports.
+
+The Makefile declares each setting once (`## what it does` over `NAME ?= default`); `make help` and
+the README's configuration table come from those lines. make exports them all, and the commands
+read this one typed object instead of taking them as flags. Values are checked here, each error
+naming the setting and the fix, before anything is built or started.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class SettingError(Exception):
+    """A setting with a value pyrlab cannot use; the message names it and the fix."""
+
+
+def _choice(environment: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = environment.get(name, default)
+    if value not in allowed:
+        options = " or ".join(f"{name}={option}" for option in allowed)
+        raise SettingError(f"{name}={value}: use {options}")
+    return value
+
+
+def _port(environment: Mapping[str, str], name: str, default: int) -> int:
+    text = environment.get(name, str(default))
+    if not text.isdigit() or not 0 < int(text) < 65536:
+        raise SettingError(f"{name}={text}: give a port number from 1 to 65535, e.g. {name}={default}")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The settings the commands read (the Makefile has the defaults and their documentation)."""
+
+    container_cli: str
+    base: str
+    python_base: str
+    cuda_install: bool
+    cuda_version: str
+    torch_cpu_index: str
+    apt_proxy: str
+    pip_proxy: str
+    ca_certs: str
+    ca_certs_keep: bool
+    r_repos: str
+    build_network: str
+    allow_direct_urls: bool
+    manifests: Path
+    proxy_cache: Path
+    aptcache_port: int
+    devpi_port: int
+    proxies_offline: bool
+    registry: str
+    registry_port: int
+    registry_data: Path
+    z2jh_values: Path
+    notebooks: str  # the labs' settings: paths stay text until a lab needs them
+    config: str  # DOCKER, pyrlab's configuration folder
+    docker_args: str
+    bind_address: str
+    auth: str
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environment is None else environment
+        cuda_version = env.get("CUDA_VERSION", "13")
+        if not re.fullmatch(r"[0-9]+", cuda_version):
+            raise SettingError(f"CUDA_VERSION={cuda_version}: give the major version only, e.g. CUDA_VERSION=13")
+        ca_certs = env.get("CA_CERTS", "")
+        if ca_certs and not os.access(ca_certs, os.R_OK):
+            raise SettingError(
+                f"CA_CERTS={ca_certs} is not a readable file: give the path of a PEM bundle, or leave CA_CERTS empty"
+            )
+        home = Path.home()
+        return cls(
+            container_cli=env.get("CONTAINER_CLI", "docker"),
+            base=_choice(env, "BASE", "python", ("python", "rootfs")),
+            python_base=env.get("PYTHONBASE", "3.13-trixie"),
+            cuda_install=_choice(env, "CUDA_INSTALL", "no", ("yes", "no")) == "yes",
+            cuda_version=cuda_version,
+            torch_cpu_index=env.get("TORCH_CPU_INDEX", ""),
+            apt_proxy=env.get("APTPROXY", ""),
+            pip_proxy=env.get("PIPPROXY", ""),
+            ca_certs=ca_certs,
+            ca_certs_keep=_choice(env, "CA_CERTS_KEEP", "yes", ("yes", "no")) == "yes",
+            r_repos=env.get("R_REPOS", ""),
+            build_network=env.get("BUILD_NETWORK", "default"),
+            allow_direct_urls=_choice(env, "ALLOW_DIRECT_URLS", "no", ("yes", "no")) == "yes",
+            manifests=Path(env.get("MANIFESTS", "manifests")),
+            proxy_cache=Path(env.get("PROXY_CACHE", str(home / ".cache/pyrlab-proxies"))),
+            aptcache_port=_port(env, "APTCACHE_PORT", 3142),
+            devpi_port=_port(env, "DEVPI_PORT", 3141),
+            proxies_offline=_choice(env, "PROXIES_OFFLINE", "no", ("yes", "no")) == "yes",
+            registry=env.get("REGISTRY", ""),
+            registry_port=_port(env, "REGISTRY_PORT", 5000),
+            registry_data=Path(env.get("REGISTRY_DATA", str(home / ".cache/pyrlab-registry"))),
+            z2jh_values=Path(env.get("Z2JH_VALUES", "z2jh-values.yaml")),
+            notebooks=env.get("NOTEBOOKS", ""),
+            config=env.get("DOCKER", ""),
+            docker_args=env.get("DOCKER_ARGS", ""),
+            bind_address=env.get("BIND_ADDRESS", "127.0.0.1"),
+            auth=env.get("AUTH", "token"),
+        )
+
+    @property
+    def python_base_reference(self) -> str:
+        """The official python image of BASE=python."""
+        return f"python:{self.python_base}"
+
+    @property
+    def pip_index(self) -> str:
+        """The package index of PIPPROXY's devpi, or empty."""
+        return f"{self.pip_proxy.rstrip('/')}/root/pypi/+simple/" if self.pip_proxy else ""
+
+    def required_path(self, variable: str) -> Path:
+        """A folder setting the command cannot do without (NOTEBOOKS, DOCKER), made absolute."""
+        value = {"NOTEBOOKS": self.notebooks, "DOCKER": self.config}[variable]
+        if not value:
+            raise SettingError(f"{variable} is not set: give it on the command line, e.g. `make pylab {variable}=...`")
+        return Path(value).expanduser().absolute()
+
+    def cuda_of(self, package_list_path: str) -> str:
+        """The CUDA version a Python list's frameworks are switched to ("" for the CPU builds):
+        the GPU list is installed only in the CUDA build."""
+        if package_list_path == "requirements-gpu.txt" or self.cuda_install:
+            return self.cuda_version
+        return ""
