@@ -21,6 +21,7 @@ from pathlib import Path
 from pyrlab.engine import container_state, succeeds
 from pyrlab.engine import run as run_cli
 from pyrlab.lab import LabError, bind_mount, check_mountable, check_private, is_loopback, prepare_config_dir
+from pyrlab.settings import SettingError
 
 HUB_LABEL = "pyrlab.hub"
 USER_LABEL = "pyrlab.hub.user"
@@ -78,26 +79,26 @@ class HubSettings:
         def number(variable: str, default: str) -> int:
             text = os.environ.get(variable, default)
             if not text.isdigit():
-                raise LabError(f"{variable}={text}: give a whole number, e.g. {variable}={default}")
+                raise SettingError(f"{variable}={text}: give a whole number, e.g. {variable}={default}")
             return int(text)
 
         def folder(variable: str) -> Path:
             text = os.environ.get(variable, "")
             if not text:
-                raise LabError(f"{variable} is not set: give a folder, e.g. `make hub {variable}=/srv/pyrlab`")
+                raise SettingError(f"{variable} is not set: give a folder, e.g. `make hub {variable}=/srv/pyrlab`")
             path = Path(text).expanduser().absolute()
             check_mountable(path, variable)
             return path
 
         admin = os.environ.get("HUB_ADMIN", "")
         if not admin:
-            raise LabError("HUB_ADMIN is not set: name the admin who authorizes sign-ups, e.g. HUB_ADMIN=alice")
+            raise SettingError("HUB_ADMIN is not set: name the admin who authorizes sign-ups, e.g. HUB_ADMIN=alice")
         auth = os.environ.get("HUB_AUTH", "native")
         if auth not in AUTHENTICATORS:
-            raise LabError(f"HUB_AUTH={auth}: use one of {', '.join(AUTHENTICATORS)}")
+            raise SettingError(f"HUB_AUTH={auth}: use one of {', '.join(AUTHENTICATORS)}")
         images = os.environ.get("HUB_IMAGES", "")
         if not images or any("=" not in item for item in images.split(",")):
-            raise LabError(f"HUB_IMAGES={images}: give name=image pairs, e.g. HUB_IMAGES=pylab=pylab:latest")
+            raise SettingError(f"HUB_IMAGES={images}: give name=image pairs, e.g. HUB_IMAGES=pylab=pylab:latest")
         return cls(
             bind=os.environ.get("HUB_BIND", "127.0.0.1"),
             port=number("HUB_PORT", "8000"),

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import requests
 
-from pyrlab.engine import container_logs, container_state
+from pyrlab.engine import EngineError, container_logs, container_state
 from pyrlab.engine import run as run_cli
-from pyrlab.lab import LabError, Publish, check_port_free, notebook_ids
+from pyrlab.lab import Publish, check_port_free, notebook_ids
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def start(cli: str, image: str, data: Path, ports: dict[str, int], offline: bool
         while (why := answers(url, timeout=2)) is not None:
             if container_state(cli, name) != "running" or time.monotonic() > deadline:
                 logs = container_logs(cli, name, 20)
-                raise LabError(f"the {cache.kind} cache ({name}) did not start ({why}); its log ends:\n{logs}")
+                raise EngineError(f"the {cache.kind} cache ({name}) did not start ({why}); its log ends:\n{logs}")
             time.sleep(0.5)
     return [f"{cache.variable} = {url}" for cache, _, url in settings]
 

@@ -21,7 +21,7 @@ import requests
 
 from pyrlab.engine import EngineError, container_logs, container_state, image_facts
 from pyrlab.engine import run as run_cli
-from pyrlab.lab import LabError, Publish, check_port_free, notebook_ids, read_private
+from pyrlab.lab import Publish, check_port_free, notebook_ids, read_private
 from pyrlab.manifest import write_manifest
 
 USER = "pyrlab"
@@ -58,7 +58,7 @@ def start(cli: str, image: str, data: Path, port: int, timeout: float = 60.0) ->
     while not answers_with_auth(url):
         if container_state(cli, name) != "running" or time.monotonic() > deadline:
             logs = container_logs(cli, name, 20)
-            raise LabError(f"the registry ({name}) did not start; its log ends:\n{logs}")
+            raise EngineError(f"the registry ({name}) did not start; its log ends:\n{logs}")
         time.sleep(0.3)
     address = f"127.0.0.1:{port}"
     run_cli(cli, "login", "--username", USER, "--password-stdin", address, stdin=password(data))

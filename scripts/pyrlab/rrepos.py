@@ -14,7 +14,7 @@ import filecmp
 import shutil
 from pathlib import Path
 
-from pyrlab.lab import LabError
+from pyrlab.settings import SettingError
 
 
 def kind_of(folder: Path) -> str:
@@ -30,18 +30,18 @@ def repository_lines(setting: str, copies: Path) -> list[str]:
             continue
         folder = Path(item.removeprefix("file://")).expanduser().absolute()
         if item.startswith("file://") and not (folder / "src" / "contrib" / "PACKAGES").is_file():
-            raise LabError(
+            raise SettingError(
                 f"R_REPOS: {item} has no src/contrib/PACKAGES. fix: lay it out with R's "
                 "tools::write_PACKAGES(), or give the folder of tarballs without file://"
             )
         if not folder.is_dir() or "://" in item.removeprefix("file://"):
-            raise LabError(
+            raise SettingError(
                 f"R_REPOS: {item} is neither a URL (https://…) nor a folder. fix: correct R_REPOS "
                 "(a space-separated list of CRAN-like URLs, file:// folders and folders of tarballs)"
             )
         kind = kind_of(folder)
         if kind == "tarballs" and not any(folder.glob("*.tar.gz")):
-            raise LabError(f"R_REPOS: {item} has no *.tar.gz source package. fix: correct R_REPOS")
+            raise SettingError(f"R_REPOS: {item} has no *.tar.gz source package. fix: correct R_REPOS")
         mirror(folder, copies / str(number))
         lines.append(f"{kind} {number} {item}")
     return lines

@@ -71,11 +71,15 @@ def test_the_caches_are_secrets_written_from_the_settings(project: Path) -> None
     assert (project / ".build/pipindex").read_text() == "http://127.0.0.1:3141/root/pypi/+simple/"
 
 
-def test_every_build_reads_its_folder_its_lists_and_the_helpers() -> None:
-    inputs = {str(path) for path in prepare.build_inputs(REPO, "pylab")}
+def test_every_build_reads_its_folder_its_lists_and_the_helpers(project: Path) -> None:
+    (project / "pyrlab-base" / "uv-install").write_text("#!/bin/bash\n")
+    (project / "scripts").mkdir()
+    (project / "scripts" / "elsewhere.py").write_text("")
+    prepare.prepare(project, settings(), ["pylab"])
+    inputs = {str(path) for path in prepare.build_inputs(project, "pylab")}
     assert {"pylab/Dockerfile", "pyrlab-base/uv-install", ".build/install/requirements.txt"} <= inputs
-    assert ".build/snapshots/requirements.txt" in inputs or not (REPO / ".build/snapshots").exists()
-    assert not any(path.startswith("scripts/") for path in inputs)
+    assert ".build/snapshots/requirements.txt" in inputs
+    assert not any(path.startswith(("scripts/", ".build/install/r_")) for path in inputs)
 
 
 def test_rlab_reads_the_in_container_code_only() -> None:

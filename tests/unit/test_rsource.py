@@ -13,7 +13,7 @@ import pytest
 from pyrlab import outdated, rrepos
 from pyrlab.inside import rsource
 from pyrlab.inside.lists import Entry
-from pyrlab.lab import LabError
+from pyrlab.settings import SettingError
 
 AVAILABLE = {"r-cran-praise", "r-cran-ggplot2", "r-cran-jsonlite"}
 
@@ -149,7 +149,7 @@ def test_r_repos_are_written_for_the_build(tmp_path: Path) -> None:
     written = out.stat().st_mtime_ns
     rrepos.prepare(f"https://cran.example.org/ file://{cran} {folder}", out, copies)
     assert out.stat().st_mtime_ns == written  # unchanged: make sees nothing new
-    with pytest.raises(LabError, match="R_REPOS: /nonexistent is neither a URL"):
+    with pytest.raises(SettingError, match="R_REPOS: /nonexistent is neither a URL"):
         rrepos.prepare("/nonexistent", out, copies)
 
 
