@@ -11,8 +11,8 @@ MAKEFLAGS += --no-builtin-rules --no-builtin-variables
 ## Untracked file of your own settings, one `VARIABLE = value` a line; read before the defaults below
 LOCAL_CONFIG ?= local.mk
 -include $(LOCAL_CONFIG)
-## Base of the chain: python (python:$(PYTHONBASE), from a registry) or rootfs (built by `make rootfs` from the Debian archive, no registry)
-BASE ?= python
+## Base of the chain: python (python:$(PYTHONBASE), from a registry), rootfs (built by `make rootfs` from the Debian archive, no registry), or auto: python when that image is here, else rootfs where mmdebstrap is installed, else python
+BASE ?= auto
 ## Tag of the official python image, for BASE=python
 PYTHONBASE ?= 3.13-trixie
 ## Debian release of `make rootfs`
@@ -125,6 +125,9 @@ TODAY := $(shell date -u +%Y%m%d)
 # them): no shell quoting stands between a path with a quote, a colon or a newline and the program.
 SETTINGS := $(shell sed -nE 's/^([A-Z0-9_]+) \?=.*/\1/p' $(firstword $(MAKEFILE_LIST)))
 export $(SETTINGS)
+# Which of them hold this Makefile's values (defaults, local.mk), not the caller's: a make that the
+# tests start drops those (pyrlab.makefile) and derives its own, e.g. BUILD_NETWORK from its R_REPOS.
+export PYRLAB_MAKEFILE_SETTINGS := $(foreach setting,$(SETTINGS),$(if $(filter file,$(origin $(setting))),$(setting))) CHAIN_BASE
 
 # The image chain, written once as IMAGE:PARENT (BASE: the base image above). Build order,
 # rebuilds and the tests each image inherits from its parents all derive from it.
@@ -139,7 +142,11 @@ ref = $(IMAGE_PREFIX)$(1):latest$(call flavour,$(1))
 cuda_args = $(if $(filter $(CUDA_IMAGE),$(1)),--target $(if $(call flavour,$(1)),cuda --build-arg CUDA_VERSION=$(CUDA_VERSION),cpu))
 # BASE=python: the digest `make lock` pinned in base.lock (one line), else the tag.
 BASE_LOCK := $(strip $(file <base.lock))
-base_image = $(if $(filter rootfs,$(BASE)),$(ROOTFS_IMAGE),$(or $(BASE_LOCK),python:$(PYTHONBASE)))
+# BASE=auto is decided once a run, from what is on this machine: no registry is asked.
+CHAIN_BASE := $(if $(filter auto,$(BASE)),$(shell $(CONTAINER_CLI) image inspect $(or $(BASE_LOCK),python:$(PYTHONBASE)) >/dev/null 2>&1 \
+	&& echo python || { command -v mmdebstrap >/dev/null && echo rootfs || echo python; }),$(BASE))
+export CHAIN_BASE
+base_image = $(if $(filter rootfs,$(CHAIN_BASE)),$(ROOTFS_IMAGE),$(or $(BASE_LOCK),python:$(PYTHONBASE)))
 from_image = $(if $(filter BASE,$(call parent,$(1))),$(base_image),$(call ref,$(call parent,$(1))))
 # A stamp holds the id of the image it built; FORCE rebuilds when that image is gone or replaced.
 # One `docker image ls` per make run tells which names carry which ids.
@@ -147,7 +154,7 @@ BUILD := .build
 stamped_ref = $(if $(filter rootfs,$(1)),$(ROOTFS_IMAGE),$(call ref,$(1)))
 IMAGE_IDS := $(shell $(CONTAINER_CLI) image ls --no-trunc --format '{{.Repository}}:{{.Tag}}={{.ID}}' 2>/dev/null)
 stale = $(if $(filter $(call stamped_ref,$(1))=$(strip $(file <$(BUILD)/$(1).id)),$(IMAGE_IDS)),,FORCE)
-parent_stamp = $(if $(filter BASE,$(call parent,$(1))),$(if $(filter rootfs,$(BASE)),$(BUILD)/rootfs.id),$(BUILD)/$(call parent,$(1)).id)
+parent_stamp = $(if $(filter BASE,$(call parent,$(1))),$(if $(filter rootfs,$(CHAIN_BASE)),$(BUILD)/rootfs.id),$(BUILD)/$(call parent,$(1)).id)
 
 TOOLS_PY := $(TOOLS_VENV)/bin/python
 PYRLAB := $(TOOLS_PY) -m pyrlab
@@ -168,15 +175,16 @@ build: $(addprefix build-,$(IMAGES)) ## build every image; only what changed is 
 BUILDS := $(IMAGES) proxies hub
 .PHONY: preflight
 preflight: check | $(BUILD)
-	@$(PYRLAB) prepare $(BUILDS)
+	@$(PYRLAB) prepare $(if $(filter python,$(CHAIN_BASE)),--pull-base $(base_image)) $(BUILDS)
 $(addprefix $(BUILD)/inputs/,$(BUILDS)): preflight ;
 
 # Each image of the chain, by one rule. pylab's CUDA build is its `cuda` stage; rlab compiles R
-# sources only when some come from R_REPOS (or its lock pins some).
+# sources only when some come from R_REPOS (or its lock pins some). When a build fails, the lines
+# of its Python lists that name no project of the index are named, with the closest names.
 .SECONDEXPANSION:
 $(addprefix $(BUILD)/,$(addsuffix .id,$(IMAGES))): $(BUILD)/%.id: $(BUILD)/inputs/% $$(call parent_stamp,$$*) $$(call stale,$$*)
 	$(call docker_build,$*,$(call from_image,$*),$(call ref,$*),,$(call cuda_args,$*) $(call rlab_args,$*) \
-		--tag $(IMAGE_PREFIX)$*:$(TAG)$(call flavour,$*))
+		--tag $(IMAGE_PREFIX)$*:$(TAG)$(call flavour,$*)) || { $(PYRLAB) explain-failure $*; exit 1; }
 r_sources = $(if $(or $(strip $(R_REPOS)),$(shell grep -ls '==' r_packages.lock 2>/dev/null)),yes,no)
 rlab_args = $(if $(filter rlab,$(1)),--build-arg R_SOURCES=$(r_sources))
 comma := ,
@@ -231,7 +239,7 @@ FORCE:
 
 .PHONY: check r-repos
 check: $(TOOLS) r-repos ## check the settings, the package lists, that no list changed after its lock, and that the caches answer; every problem is named with file:line and a fix
-	@$(PYRLAB) check $(if $(filter lock upgrade,$(MAKECMDGOALS)),--no-locks)
+	$(PYRLAB) check $(if $(filter lock upgrade,$(MAKECMDGOALS)),--no-locks)
 r-repos: $(TOOLS)
 	@$(PYRLAB) r-repos
 
@@ -390,7 +398,7 @@ screenshots: test-browser ## take the README's screenshots anew (docs/screenshot
 	mkdir -p docs/screenshots
 	cp $(foreach shot,$(SCREENSHOTS),test-output/screenshots/$(shot).png) docs/screenshots/
 
-test-proxies: $(TEST_TOOLS) ## builds through real caches on 127.0.0.1 (clears Docker's build cache mounts; CI runs it after test)
+test-proxies: $(TEST_TOOLS) ## builds through real caches on 127.0.0.1 and `make clean` (clears pyrlab's build cache; CI runs it after test)
 	$(TOOLS_PY) -m pytest tests/proxies
 
 ##@ Benchmark
@@ -400,8 +408,8 @@ bench: $(TEST_TOOLS) ## measure builds, start and first cells against the target
 
 ##@ Housekeeping
 .PHONY: clean clean-images clean-rootfs chain help
-clean: clean-images ## remove pyrlab's images (every tag) and Docker's unused build cache; keeps the rootfs
-	$(CONTAINER_CLI) builder prune --all --force
+clean: clean-images $(TOOLS) ## remove pyrlab's images (every tag) and pyrlab's build cache (layers, cache mounts; other projects' stays); keeps the rootfs
+	$(PYRLAB) clean-cache
 # By name and tag, never by id: an image id can also carry names that are not pyrlab's.
 clean-images: ## remove pyrlab's images (every tag), not the build cache
 	$(foreach image,$(IMAGES),refs=$$($(CONTAINER_CLI) image ls --format '{{.Repository}}:{{.Tag}}' $(IMAGE_PREFIX)$(image)); \

@@ -9,7 +9,22 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from pyrlab import engine, hub, lab, lock, manifest, outdated, prepare, proxies, registry, rrepos, sbom, z2jh
+from pyrlab import (
+    buildcache,
+    engine,
+    hub,
+    indexnames,
+    lab,
+    lock,
+    manifest,
+    outdated,
+    prepare,
+    proxies,
+    registry,
+    rrepos,
+    sbom,
+    z2jh,
+)
 from pyrlab.inside import lists, lockfile, rsource
 from pyrlab.settings import SettingError, Settings
 
@@ -28,6 +43,8 @@ def check(args: argparse.Namespace) -> int:
     problems = proxies.unanswered({"APTPROXY": configured.apt_proxy, "PIPPROXY": configured.pip_proxy})
     if problems:
         raise lab.LabError("\n".join(problems))
+    if configured.base_setting == "auto":
+        print(configured.base_choice())
     lists.check_lists(root, allow_direct_urls=configured.allow_direct_urls)
     if args.locks:
         lockfile.check_locks(root)
@@ -43,8 +60,26 @@ def check(args: argparse.Namespace) -> int:
 
 
 def prepare_builds(args: argparse.Namespace) -> int:
-    for message in prepare.prepare(Path("."), settings(), args.builds):
+    configured = settings()
+    if args.pull_base:
+        prepare.pull_base(configured, args.pull_base)
+    for message in prepare.prepare(Path("."), configured, args.builds):
         print(message)
+    return 0
+
+
+def explain_failure(args: argparse.Namespace) -> int:
+    """After a build failed: name the lines of its Python lists that the index does not have."""
+    configured = settings()
+    index = configured.pip_index or outdated.DEFAULT_INDEX
+    problems = indexnames.unknown_projects(Path("."), args.build, index, configured.ca_certs or True)
+    if problems:
+        print("\n".join(str(problem) for problem in problems), file=sys.stderr)
+    return 1 if problems else 0
+
+
+def clean_cache(_: argparse.Namespace) -> int:
+    print(buildcache.clean(settings().container_cli))
     return 0
 
 
@@ -263,10 +298,14 @@ def parser() -> argparse.ArgumentParser:
     verb("check", check, "check the package lists and their locks").add_argument(
         "--no-locks", dest="locks", action="store_false", help="do not check the locks"
     )
-    verb("prepare", prepare_builds, "write what the builds read under .build/ (only what changed)").add_argument(
-        "builds", nargs="*", help="folders of the Dockerfiles whose inputs to record, e.g. pylab"
-    )
+    command = verb("prepare", prepare_builds, "write what the builds read under .build/ (only what changed)")
+    command.add_argument("builds", nargs="*", help="folders of the Dockerfiles whose inputs to record, e.g. pylab")
+    command.add_argument("--pull-base", default="", help="the python base image, pulled now when it is not here")
     verb("inputs", show_inputs, "print every file a build reads").add_argument("build", help="e.g. pylab")
+    verb("clean-cache", clean_cache, "remove pyrlab's build cache, not other projects'")
+    verb("explain-failure", explain_failure, "after a failed build: lines naming no project").add_argument(
+        "build", help="e.g. pylab"
+    )
     for name, run in (("lock", lock_lists), ("outdated", report_outdated)):
         command = verb(name, run, f"{name} the lists")
         command.add_argument("base_image", help="the chain's base image, to resolve in")

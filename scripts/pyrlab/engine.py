@@ -56,3 +56,15 @@ def image_facts(cli: str, reference: str) -> dict[str, Any] | None:
         return None
     facts: dict[str, Any] = json.loads(result.stdout)
     return facts
+
+
+def build_cache_records(cli: str) -> list[dict[str, Any]]:
+    """The engine's build cache, a record a layer or cache mount (`system df -v`)."""
+    records = json.loads(run(cli, "system", "df", "--verbose", "--format", "{{json .BuildCache}}") or "null")
+    return [record for record in records or [] if isinstance(record, dict)]
+
+
+def prune_build_cache(cli: str, record_ids: list[str]) -> None:
+    """Remove exactly these build cache records (the engine's id filter is a regular expression)."""
+    if record_ids:
+        run(cli, "builder", "prune", "--force", "--all", "--filter", f"id=^({'|'.join(record_ids)})$")

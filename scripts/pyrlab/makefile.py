@@ -18,6 +18,10 @@ def make_environment() -> dict[str, str]:
     reach this process, so only its variables are kept."""
     environment = dict(os.environ)
     environment["MAKEFLAGS"] = " ".join(word for word in environment.get("MAKEFLAGS", "").split() if "=" in word)
+    # What an outer make exported from its own defaults is not the caller's: the inner make derives
+    # its own (BUILD_NETWORK follows the R_REPOS given to it, not the outer make's empty one).
+    for name in environment.pop("PYRLAB_MAKEFILE_SETTINGS", "").split():
+        environment.pop(name, None)
     return environment
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pyrlab import frameworks, rrepos
+from pyrlab import engine, frameworks, rrepos
 from pyrlab.inside import lockfile
 from pyrlab.inside.lists import LISTS, PackageList, logical_lines, refresh_snapshot
 from pyrlab.settings import SettingError, Settings
@@ -69,6 +69,21 @@ def check_base_lock(root: Path, settings: Settings) -> None:
         raise SettingError(
             f"base.lock pins {pinned}, not PYTHONBASE={settings.python_base}: run `make lock` (or delete base.lock)"
         )
+
+
+def pull_base(settings: Settings, reference: str) -> None:
+    """Fetch the python base image before any build, so that a registry out of reach is named
+    with its fix instead of ending a build in the engine's own words."""
+    if engine.image_facts(settings.container_cli, reference) is not None:
+        return
+    try:
+        engine.run(settings.container_cli, "pull", reference)
+    except engine.EngineError as error:
+        raise SettingError(
+            f"BASE={settings.base_setting}: {reference} could not be pulled, so no registry is reachable ({error}).\n"
+            "    fix: install mmdebstrap and build with BASE=rootfs (from the Debian archive, no registry), "
+            "or give this machine access to the registry"
+        ) from error
 
 
 def build_inputs(root: Path, build: str) -> list[Path]:

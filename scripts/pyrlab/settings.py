@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ class Settings:
     """The settings the commands read (the Makefile has the defaults and their documentation)."""
 
     container_cli: str
-    base: str
+    base_setting: str  # BASE as given: auto, python or rootfs
+    base: str  # the base the chain starts from: python or rootfs (make decides BASE=auto: CHAIN_BASE)
     python_base: str
     cuda_install: bool
     cuda_version: str
@@ -80,7 +82,8 @@ class Settings:
         home = Path.home()
         return cls(
             container_cli=env.get("CONTAINER_CLI", "docker"),
-            base=_choice(env, "BASE", "python", ("python", "rootfs")),
+            base_setting=_choice(env, "BASE", "auto", ("auto", "python", "rootfs")),
+            base=_choice(env, "CHAIN_BASE", "python", ("python", "rootfs")),
             python_base=env.get("PYTHONBASE", "3.13-trixie"),
             cuda_install=_choice(env, "CUDA_INSTALL", "no", ("yes", "no")) == "yes",
             cuda_version=cuda_version,
@@ -107,6 +110,19 @@ class Settings:
             bind_address=env.get("BIND_ADDRESS", "127.0.0.1"),
             auth=env.get("AUTH", "token"),
         )
+
+    def base_choice(self) -> str:
+        """What BASE=auto chose, and why, in a sentence for the user."""
+        if self.base == "rootfs":
+            reason = f"no {self.python_base_reference} image is here; `make rootfs` builds one from the Debian archive"
+            other = "BASE=python pulls it from a registry"
+        elif shutil.which("mmdebstrap"):
+            reason = f"{self.python_base_reference} is here"
+            other = "BASE=rootfs builds from the Debian archive instead"
+        else:
+            reason = "mmdebstrap is not installed, so the python image comes from a registry"
+            other = "install mmdebstrap for BASE=rootfs, the registry-free base"
+        return f"BASE=auto: the chain starts from {self.base} ({reason}; {other})"
 
     @property
     def python_base_reference(self) -> str:

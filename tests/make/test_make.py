@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import ssl
 import stat
 import subprocess
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -210,6 +213,47 @@ def test_list_typo_stops_the_build_with_file_line_and_fix(scratch: Path, docker_
     assert docker_client.images.get("pylab:latest").id == pylab_before
 
 
+class DevpiLikeIndex(BaseHTTPRequestHandler):
+    """A PEP 691 index at devpi's path, on 127.0.0.1, that has numpy and six (with no files)."""
+
+    projects = ("numpy", "six")
+
+    def do_GET(self) -> None:
+        name = self.path.removeprefix("/root/pypi/+simple/").strip("/")
+        if name and name not in self.projects:
+            self.send_error(404)
+            return
+        page = {"projects": [{"name": project} for project in self.projects]} if not name else {"files": []}
+        body = json.dumps({"meta": {"api-version": "1.1"}, "name": name, **page}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
+def test_misspelled_python_package_is_named_after_the_failed_step(scratch: Path) -> None:
+    """uv's resolver message is followed by the line that names no project, and the closest name."""
+    base = scratch_make(scratch, "build-pyrlab-base")
+    assert base.returncode == 0, base.stdout[-3000:] + base.stderr
+    (scratch / "requirements.lock").unlink(missing_ok=True)
+    (scratch / "requirements.txt").write_text("six\nnmupy\n")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), DevpiLikeIndex)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        failed = scratch_make(scratch, "build-pylab", f"PIPPROXY=http://127.0.0.1:{server.server_address[1]}")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert failed.returncode != 0
+    assert "requirements.txt:2: 'nmupy' is not on the package index" in failed.stderr
+    assert "did you mean numpy?" in failed.stderr
+    assert "'six'" not in failed.stderr.split("requirements.txt:2:")[-1]
+
+
 def test_unknown_r_package_is_named_and_the_old_image_stays(scratch: Path, docker_client: Any) -> None:
     built = scratch_make(scratch, "build-rlab")
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr
@@ -294,6 +338,25 @@ def test_readme_configuration_table_has_every_variable_and_no_other() -> None:
     readme = (REPO / "README.md").read_text()
     table = readme[readme.index("## Configuration") : readme.index("## Security")]
     assert set(re.findall(r"^\| `([A-Z0-9_]+)` \|", table, flags=re.MULTILINE)) == variables
+
+
+def test_base_auto_takes_the_python_image_when_here_else_the_registry_free_rootfs(docker_client: Any) -> None:
+    """BASE=auto asks no registry: the python image when this machine has it, else the rootfs that
+    mmdebstrap builds, and it says which and why."""
+    assert shutil.which("mmdebstrap"), "the tests build the chain from `make rootfs`: install mmdebstrap"
+    tag = "pyrlab-test-auto"
+    absent = make("--silent", "check", "BASE=auto", f"PYTHONBASE={tag}")
+    assert absent.returncode == 0, absent.stderr
+    assert f"BASE=auto: the chain starts from rootfs (no python:{tag} image is here" in absent.stdout
+    planned = make("--dry-run", "build-pyrlab-base", "BASE=auto", f"PYTHONBASE={tag}")
+    assert f"PARENT_IMAGE=python:{tag}" not in planned.stdout
+    docker_client.images.get("pyrlab-rootfs:trixie").tag("python", tag)
+    try:
+        present = make("--silent", "check", "BASE=auto", f"PYTHONBASE={tag}")
+        assert present.returncode == 0, present.stderr
+        assert "BASE=auto: the chain starts from python" in present.stdout
+    finally:
+        docker_client.images.remove(f"python:{tag}")
 
 
 def test_a_base_lock_for_another_python_image_is_named(scratch: Path) -> None:
@@ -411,6 +474,16 @@ def test_every_source_of_a_copy_is_a_build_input(build: str) -> None:
     assert mounted  # every build mounts its lists
     for source in copied + mounted:
         assert source in recorded or any(path.startswith(source + "/") for path in recorded), source
+
+
+def test_a_make_started_by_a_make_derives_its_own_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An outer make exports its defaults; a make it starts (the tests do) derives its own from
+    what it is given: BUILD_NETWORK follows R_REPOS."""
+    monkeypatch.setenv("BUILD_NETWORK", "default")
+    monkeypatch.setenv("PYRLAB_MAKEFILE_SETTINGS", "BUILD_NETWORK CHAIN_BASE")
+    shown = make("--silent", "--eval", "print-network: ; @echo $(BUILD_NETWORK)", "print-network", "R_REPOS=/srv/r")
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == "host"
 
 
 def test_the_makefile_is_plain_rules() -> None:
