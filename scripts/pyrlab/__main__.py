@@ -60,10 +60,7 @@ def check(args: argparse.Namespace) -> int:
 
 
 def prepare_builds(args: argparse.Namespace) -> int:
-    configured = settings()
-    if args.pull_base:
-        prepare.pull_base(configured, args.pull_base)
-    for message in prepare.prepare(Path("."), configured, args.builds):
+    for message in prepare.prepare(Path("."), settings(), args.builds, pull_base=args.pull_base):
         print(message)
     return 0
 
@@ -97,6 +94,7 @@ def resolver(base_image: str) -> lock.Resolver:
         ca_certs=configured.ca_certs,
         apt_proxy=configured.apt_proxy,
         pip_index=configured.pip_index,
+        torch_index=configured.torch_cpu_index,
     )
 
 

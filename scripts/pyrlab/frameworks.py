@@ -12,10 +12,7 @@ from __future__ import annotations
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from pyrlab.inside.lists import without_comment
-
-# The PyTorch projects that its CPU index serves.
-TORCH_PROJECTS = frozenset({"torch", "torchvision", "torchaudio"})
+from pyrlab.inside.lists import TORCH_PROJECTS, without_comment
 
 
 def cuda_extras(name: str, cuda_version: str) -> set[str]:

@@ -30,12 +30,14 @@ class Resolver:
     ca_certs: str = ""
     apt_proxy: str = ""
     pip_index: str = ""
+    torch_index: str = ""  # TORCH_CPU_INDEX: pylab's lock takes the torch projects from it, and nothing else
 
     def command(self, root: Path, mode: str, upgrade: bool = False) -> list[str]:
         command = [self.cli, "run", "--rm", "--interactive", "--user", "root", "--network", self.network]
         command += ["--volume", f"{root.absolute()}:/src:ro", "--env", "PYTHONPATH=/src/scripts"]
         command += ["--env", "PYTHONDONTWRITEBYTECODE=1", "--env", f"UPGRADE={'yes' if upgrade else 'no'}"]
         command += ["--env", f"APT_PROXY={self.apt_proxy}", "--env", f"PIP_INDEX={self.pip_index}"]
+        command += ["--env", f"TORCH_INDEX={self.torch_index}"]
         if self.ca_certs:
             command += ["--volume", f"{Path(self.ca_certs).absolute()}:/run/pyrlab-ca.crt:ro"]
         return [*command, "--entrypoint", "python3", self.image, "-m", "pyrlab.inside.resolve", mode]

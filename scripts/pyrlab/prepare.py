@@ -71,7 +71,7 @@ def check_base_lock(root: Path, settings: Settings) -> None:
         )
 
 
-def pull_base(settings: Settings, reference: str) -> None:
+def pull_base_image(settings: Settings, reference: str) -> None:
     """Fetch the python base image before any build, so that a registry out of reach is named
     with its fix instead of ending a build in the engine's own words."""
     if engine.image_facts(settings.container_cli, reference) is not None:
@@ -122,9 +122,12 @@ def inputs_record(root: Path, build: str) -> str:
     return "".join(lines)
 
 
-def prepare(root: Path, settings: Settings, builds: list[str]) -> list[str]:
-    """Write every file under .build/ that changed; return what to tell the user."""
+def prepare(root: Path, settings: Settings, builds: list[str], pull_base: str = "") -> list[str]:
+    """Write every file under .build/ that changed (after pulling the python base image, when it
+    is named and not here); return what to tell the user."""
     check_base_lock(root, settings)
+    if pull_base:
+        pull_base_image(settings, pull_base)
     messages = []
     for package_list in LISTS:
         install = root / INSTALL / package_list.name

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import json
 import re
 import threading
+import zipfile
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from imagelab import run_once
 from makerun import SCRATCH_PREFIX, append_lines, scratch_make
 from pyrlab.inside.lockfile import LOCKS, debian_pins, header, python_pins
 
@@ -127,6 +132,11 @@ class SimpleIndex(BaseHTTPRequestHandler):
         """Quiet: the test reads SimpleIndex.requests instead."""
 
 
+class QuietFiles(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet."""
+
+
 @pytest.fixture
 def local_index() -> Iterator[str]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), SimpleIndex)
@@ -135,6 +145,61 @@ def local_index() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
     server.server_close()
+
+
+def write_wheel(folder: Path, name: str, version: str) -> None:
+    """A pure-Python wheel of `name` and a PEP 503 page linking it with its sha256."""
+    filename, info = f"{name}-{version}-py3-none-any.whl", f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": f"__version__ = {version!r}\n",
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: pyrlab-test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b'=').decode()},"
+        f"{len(text.encode())}\n"
+        for path, text in files.items()
+    )
+    (folder / name).mkdir(parents=True)
+    with zipfile.ZipFile(folder / name / filename, "w") as wheel:
+        for path, text in {**files, f"{info}/RECORD": record + f"{info}/RECORD,,\n"}.items():
+            wheel.writestr(path, text)
+    digest = hashlib.sha256((folder / name / filename).read_bytes()).hexdigest()
+    link = filename.replace("+", "%2B")
+    (folder / name / "index.html").write_text(f'<a href="{link}#sha256={digest}">{filename}</a>\n')
+
+
+def test_lock_takes_only_torch_from_the_cpu_index_and_pylab_installs_that_wheel(
+    scratch: Path, tmp_path: Path, docker_client: Any
+) -> None:
+    """TORCH_CPU_INDEX serves torch to pylab's lock, pinned to its one wheel; six, which that index
+    also has (at a higher version), still comes from the default index."""
+    index_folder = tmp_path / "index"
+    write_wheel(index_folder / "cpu", "torch", "99.0+cpu")
+    write_wheel(index_folder / "cpu", "six", "99.0")
+    handler = functools.partial(QuietFiles, directory=str(index_folder))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    torch_index = f"http://127.0.0.1:{server.server_address[1]}/cpu/"
+    settings = [f"TORCH_CPU_INDEX={torch_index}", "BUILD_NETWORK=host"]
+    try:
+        small_lists(scratch)
+        (scratch / "requirements.txt").write_text("six\ntorch\n")
+        locked = scratch_make(scratch, "lock", *settings)
+        assert locked.returncode == 0, locked.stdout[-3000:] + locked.stderr[-3000:]
+        lock = (scratch / "requirements.lock").read_text()
+        pins = python_pins(lock)
+        assert pins["torch"] == "99.0+cpu"
+        assert pins["six"] != "99.0"  # from the default index, not from the CPU index
+        assert f"torch @ {torch_index}torch/torch-99.0%2Bcpu-py3-none-any.whl" in lock
+        built = scratch_make(scratch, "build-pylab", *settings)
+        assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    finally:
+        server.shutdown()
+        server.server_close()
+    program = "import six, torch; print(torch.__version__, six.__version__)"
+    versions = run_once(docker_client, f"{SCRATCH_PREFIX}pylab:latest", ["python", "-c", program], network_mode="none")
+    assert versions.split() == ["99.0+cpu", pins["six"]]
 
 
 def test_outdated_reports_newer_releases_from_the_index_of_pipproxy(scratch: Path, local_index: str) -> None:

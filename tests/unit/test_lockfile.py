@@ -129,3 +129,15 @@ def test_the_r_mapper_passes_pinned_debian_names_through(tmp_path: Path, capsys:
     locked.write_text("# pyrlab-lock: r_packages.txt=x\nr-cran-jsonlite=2.0.0-1  # R: jsonlite\nlibc6=2.41-12\n")
     assert rdeb.main([str(locked)]) == 0
     assert capsys.readouterr().out.split() == ["r-cran-jsonlite=2.0.0-1", "libc6=2.41-12"]
+
+
+def test_a_torch_project_pinned_to_its_wheel_has_the_wheels_version() -> None:
+    lock = (
+        "torch @ https://download.example.org/whl/cpu/torch-2.9.1%2Bcpu-cp313-cp313-manylinux_2_28_x86_64.whl \\\n"
+        "    --hash=sha256:"
+        + "a" * 64
+        + "\n    # via -r requirements.txt\nsix==1.17.0 \\\n    --hash=sha256:"
+        + "b" * 64
+        + "\n"
+    )
+    assert lockfile.python_pins(lock) == {"torch": "2.9.1+cpu", "six": "1.17.0"}

@@ -66,6 +66,8 @@ LISTS = (
     PackageList("proxies/devpi.txt", "python", "proxies"),
 )
 LIST_BY_PATH = {package_list.path: package_list for package_list in LISTS}
+# The PyTorch projects that TORCH_CPU_INDEX serves for pylab's CPU build, and nothing else.
+TORCH_PROJECTS = frozenset({"torch", "torchvision", "torchaudio"})
 PYTHON_LIST = "requirements.txt"
 R_LIST = "r_packages.txt"
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from pyrlab.inside.lists import LISTS, ListError, Problem, logical_lines, read_e
 
 HEADER_MARK = "# pyrlab-lock:"
 PYTHON_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
+# A torch project pinned to the one wheel of TORCH_CPU_INDEX: name @ URL of name-VERSION-tags.whl
+PYTHON_WHEEL_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*) @ \S*/[^/\s]+?-([^-/\s]+)-[^/\s]+\.whl")
 DEBIAN_PIN = re.compile(r"^([a-z0-9][a-z0-9+.-]+)=(\S+)$")
 # An R source of R_REPOS in r_packages.lock: name==version sha256=… repo=…
 SOURCE_PIN = re.compile(r"^([A-Za-z][A-Za-z0-9.]*)==(\S+) sha256=")
@@ -117,9 +120,9 @@ def python_pins(text: str) -> dict[str, str]:
     """name -> version of every `name==version` requirement in a Python lock (names normalised)."""
     pins = {}
     for line in logical_lines(text):
-        match = PYTHON_PIN.match(line)
+        match = PYTHON_PIN.match(line) or PYTHON_WHEEL_PIN.match(line)
         if match:
-            pins[re.sub(r"[-_.]+", "-", match[1]).lower()] = match[2]
+            pins[re.sub(r"[-_.]+", "-", match[1]).lower()] = urllib.parse.unquote(match[2])
     return pins
 
 

@@ -21,9 +21,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
+import urllib.request
 from pathlib import Path
 
-from pyrlab.inside.lists import Entry, read_entries
+from pyrlab.inside.lists import LIST_BY_PATH, TORCH_PROJECTS, Entry, read_entries
 from pyrlab.inside.lockfile import LOCKS
 from pyrlab.inside.rdeb import apt_package_names
 from pyrlab.inside.rsource import Repositories, SourceError, UnknownRNames, fetch, make_plan, read_repositories
@@ -190,6 +192,74 @@ def uv_command(work: Path) -> list[str]:
     return command
 
 
+def project_name(requirement: str) -> str:
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    return re.sub(r"[-_.]+", "-", match[0]).lower() if match else ""
+
+
+def torch_pinned_project(work: Path, sources: tuple[str, ...], index: str) -> Path | None:
+    """For pylab's CPU build: the lists as a project whose torch projects come from the CPU index
+    alone (uv's index pinning); every other package from the default index. None without torch."""
+    dependencies = [entry.text for source in sources for entry in read_entries(SRC / source)]
+    pinned = sorted({project_name(requirement) for requirement in dependencies} & TORCH_PROJECTS)
+    if not pinned:
+        return None
+    project = work / "project" / "pyproject.toml"
+    project.parent.mkdir(parents=True, exist_ok=True)
+    project.write_text(
+        '[project]\nname = "pyrlab-lock"\nversion = "0"\n'
+        f"dependencies = [{', '.join(json.dumps(requirement) for requirement in dependencies)}]\n\n"
+        "[tool.uv.sources]\n"
+        + "".join(f'{name} = {{ index = "torch-cpu" }}\n' for name in pinned)
+        + f'\n[[tool.uv.index]]\nname = "torch-cpu"\nurl = {json.dumps(index)}\nexplicit = true\n',
+        encoding="utf-8",
+    )
+    return project
+
+
+def wheel_fits(filename: str) -> bool:
+    """Whether a wheel installs on this interpreter and machine (the image the lock is for)."""
+    parts = urllib.parse.unquote(filename).removesuffix(".whl").split("-")
+    if len(parts) < 5:
+        return False
+    pythons, abis, platforms = (set(part.split(".")) for part in parts[-3:])
+    version = f"{sys.version_info.major}{sys.version_info.minor}"
+    machine = os.uname().machine
+    return (
+        bool(pythons & {f"cp{version}", f"py{sys.version_info.major}", f"py{version}"})
+        and bool(abis & {"none", "abi3", f"cp{version}"})
+        and any(
+            name == "any" or (name.startswith(("linux", "manylinux")) and name.endswith(machine)) for name in platforms
+        )
+    )
+
+
+def direct_urls(lock: str, index: str) -> str:
+    """The torch projects of a lock, each as `name @ URL` of the one file of the CPU index that this
+    image installs (with its hash): a later install needs no index that could serve anything else."""
+    blocks = re.split(r"\n(?=\S)", lock)
+    for number, block in enumerate(blocks):
+        if f"# from {index.rstrip('/')}" not in block.replace(index, index.rstrip("/")):
+            continue
+        name = project_name(block)
+        hashes = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
+        page_url = f"{index.rstrip('/')}/{name}/"
+        if not page_url.startswith(("http://", "https://")):
+            raise ResolveError(f"TORCH_CPU_INDEX={index}: give the http(s) URL of a package index")
+        with urllib.request.urlopen(page_url, timeout=120) as answer:  # noqa: S310 - http(s), checked above
+            page = answer.read().decode()
+        for href in re.findall(r'href="([^"]+)"', page):
+            url, _, fragment = urllib.parse.urljoin(page_url, href).partition("#")
+            digest = fragment.removeprefix("sha256=")
+            if digest in hashes and wheel_fits(url.rsplit("/", 1)[-1]):
+                comments = "".join(f"\n{line}" for line in block.splitlines() if line.strip().startswith("#"))
+                blocks[number] = f"{name} @ {url} \\\n    --hash=sha256:{digest}{comments}"
+                break
+        else:
+            raise ResolveError(f"{page_url} has no file of {name} for this image with the hashes uv locked")
+    return "\n".join(blocks)
+
+
 def resolve_python(work: Path) -> dict[str, str]:
     """uv's lock of each Python list. An existing lock is given to uv as the output file, so that uv
     keeps its pins where it can (unless UPGRADE=yes)."""
@@ -207,9 +277,12 @@ def resolve_python(work: Path) -> dict[str, str]:
         else:
             output.write_text("".join(python_locks.values()), encoding="utf-8")
         command = uv_command(work)
-        log(f"resolving {' + '.join(spec.sources)} with uv")
+        torch_index = os.environ.get("TORCH_INDEX", "") if LIST_BY_PATH[spec.list].frameworks else ""
+        project = torch_pinned_project(work, spec.sources, torch_index) if torch_index else None
+        inputs = [str(project), "--emit-index-annotation"] if project else list(spec.sources)
+        log(f"resolving {' + '.join(spec.sources)} with uv" + (f" (PyTorch from {torch_index})" if project else ""))
         result = subprocess.run(
-            [*command, *spec.sources, "--output-file", str(output)],
+            [*command, *inputs, "--output-file", str(output)],
             cwd=SRC,
             stdout=sys.stderr,
             stderr=subprocess.PIPE,
@@ -222,7 +295,8 @@ def resolve_python(work: Path) -> dict[str, str]:
                 f"{uv_message}\nfix: {spec.list} (or a list it is resolved with) asks for something the "
                 "package index cannot give: correct the line of the package uv names above"
             )
-        python_locks[spec.lock] = output.read_text(encoding="utf-8")
+        text = output.read_text(encoding="utf-8")
+        python_locks[spec.lock] = direct_urls(text, torch_index) if project else text
     return python_locks
 
 
