@@ -188,10 +188,9 @@ $(addprefix $(BUILD)/,$(addsuffix .id,$(IMAGES))): $(BUILD)/%.id: $(BUILD)/input
 r_sources = $(if $(or $(strip $(R_REPOS)),$(shell grep -ls '==' r_packages.lock 2>/dev/null)),yes,no)
 rlab_args = $(if $(filter rlab,$(1)),--build-arg R_SOURCES=$(r_sources))
 comma := ,
-# `docker build` of FOLDER/Dockerfile on PARENT as REFERENCE (NO-CACHES: not through APTPROXY/PIPPROXY)
-# with MORE arguments; its id goes into the target. CA_CERTS is a
-# build secret, with its checksum so that a new bundle rebuilds the layer adding it; the caches'
-# addresses are secrets too, never in an image.
+# docker_build FOLDER,PARENT,REFERENCE,NO-CACHES,MORE: `docker build` of FOLDER/Dockerfile, its id
+# into the target. CA_CERTS is a build secret, with its checksum so that a new bundle rebuilds the
+# layer adding it; the caches' addresses are secrets too (unless NO-CACHES), never in an image.
 docker_build = $(CONTAINER_CLI) build --file $(1)/Dockerfile --network $(BUILD_NETWORK) --build-arg PARENT_IMAGE=$(2) \
 	$(if $(CA_CERTS),--secret id=ca_certs$(comma)src=$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$(sha256sum < $(CA_CERTS) | cut -c1-64) \
 		--build-arg CA_CERTS_KEEP=$(CA_CERTS_KEEP)) \

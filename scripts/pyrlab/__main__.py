@@ -8,25 +8,16 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pyrlab import (
-    buildcache,
-    engine,
-    hub,
-    indexnames,
-    lab,
-    lock,
-    manifest,
-    outdated,
-    prepare,
-    proxies,
-    registry,
-    rrepos,
-    sbom,
-    z2jh,
-)
-from pyrlab.inside import lists, lockfile, rsource
-from pyrlab.settings import SettingError, Settings
+# Only the labs' modules load up front: `make pylab` pays for none of the build tools (about 70 ms
+# of imports); every other verb imports what it uses.
+from pyrlab import lab
+from pyrlab.inside.errors import UserError
+from pyrlab.settings import Settings
+
+if TYPE_CHECKING:
+    from pyrlab.lock import Resolver
 
 # The names of Debian's R packages as rlab-base's apt index had them (written by make).
 DEBIAN_R_NAMES = Path(".build/debian-r-packages.txt")
@@ -39,6 +30,9 @@ def settings() -> Settings:
 def check(args: argparse.Namespace) -> int:
     """The settings, the lists and their locks, and the caches a build would use: whatever a
     build would stop on is named before anything is built."""
+    from pyrlab import prepare, proxies
+    from pyrlab.inside import lists, lockfile, rsource
+
     root, configured = Path("."), settings()
     problems = proxies.unanswered({"APTPROXY": configured.apt_proxy, "PIPPROXY": configured.pip_proxy})
     if problems:
@@ -60,6 +54,8 @@ def check(args: argparse.Namespace) -> int:
 
 
 def prepare_builds(args: argparse.Namespace) -> int:
+    from pyrlab import prepare
+
     for message in prepare.prepare(Path("."), settings(), args.builds, pull_base=args.pull_base):
         print(message)
     return 0
@@ -67,6 +63,8 @@ def prepare_builds(args: argparse.Namespace) -> int:
 
 def explain_failure(args: argparse.Namespace) -> int:
     """After a build failed: name the lines of its Python lists that the index does not have."""
+    from pyrlab import indexnames, outdated
+
     configured = settings()
     index = configured.pip_index or outdated.DEFAULT_INDEX
     problems = indexnames.unknown_projects(Path("."), args.build, index, configured.ca_certs or True)
@@ -76,16 +74,22 @@ def explain_failure(args: argparse.Namespace) -> int:
 
 
 def clean_cache(_: argparse.Namespace) -> int:
+    from pyrlab import buildcache
+
     print(buildcache.clean(settings().container_cli))
     return 0
 
 
 def show_inputs(args: argparse.Namespace) -> int:
+    from pyrlab import prepare
+
     print("\n".join(str(path) for path in prepare.build_inputs(Path("."), args.build)))
     return 0
 
 
-def resolver(base_image: str) -> lock.Resolver:
+def resolver(base_image: str) -> Resolver:
+    from pyrlab import lock
+
     configured = settings()
     return lock.Resolver(
         cli=configured.container_cli,
@@ -99,6 +103,8 @@ def resolver(base_image: str) -> lock.Resolver:
 
 
 def lock_lists(args: argparse.Namespace) -> int:
+    from pyrlab import lock
+
     configured = settings()
     report = lock.lock(
         Path("."), resolver(args.base_image), upgrade=args.upgrade, allow_direct_urls=configured.allow_direct_urls
@@ -114,6 +120,9 @@ def lock_lists(args: argparse.Namespace) -> int:
 
 
 def report_outdated(args: argparse.Namespace) -> int:
+    from pyrlab import outdated, prepare
+    from pyrlab.inside import lockfile
+
     root, configured = Path("."), settings()
     if not any((root / spec.lock).is_file() for spec in lockfile.LOCKS):
         print("no lock files: `make lock` pins the lists first")
@@ -128,6 +137,8 @@ def report_outdated(args: argparse.Namespace) -> int:
 
 
 def write_manifest(args: argparse.Namespace) -> int:
+    from pyrlab import manifest
+
     configured = settings()
     described = manifest.describe(configured.container_cli, args.image, args.reference, args.parent)
     as_json, as_markdown = manifest.write_manifest(configured.manifests, described)
@@ -188,6 +199,8 @@ def cache_ports(configured: Settings) -> dict[str, int]:
 
 
 def proxies_start(args: argparse.Namespace) -> int:
+    from pyrlab import proxies
+
     configured = settings()
     offline = configured.proxies_offline
     data = configured.proxy_cache
@@ -200,6 +213,8 @@ def proxies_start(args: argparse.Namespace) -> int:
 
 
 def proxies_stop(_: argparse.Namespace) -> int:
+    from pyrlab import proxies
+
     configured = settings()
     removed = proxies.stop(configured.container_cli, cache_ports(configured))
     print(f"stopped {', '.join(removed)}" if removed else "no build cache was running")
@@ -207,6 +222,8 @@ def proxies_stop(_: argparse.Namespace) -> int:
 
 
 def registry_start(args: argparse.Namespace) -> int:
+    from pyrlab import registry
+
     configured = settings()
     port, data = configured.registry_port, configured.registry_data
     lines = registry.start(configured.container_cli, args.image, data, port)
@@ -217,6 +234,8 @@ def registry_start(args: argparse.Namespace) -> int:
 
 
 def registry_stop(_: argparse.Namespace) -> int:
+    from pyrlab import registry
+
     configured = settings()
     name = registry.container_name(configured.registry_port)
     stopped = registry.stop(configured.container_cli, configured.registry_port)
@@ -225,6 +244,8 @@ def registry_stop(_: argparse.Namespace) -> int:
 
 
 def push_images(args: argparse.Namespace) -> int:
+    from pyrlab import registry
+
     configured = settings()
     images = [registry.Built.parse(item) for item in args.images]
     pushed = registry.push(configured.container_cli, configured.registry, images, configured.manifests, Path("."))
@@ -233,6 +254,8 @@ def push_images(args: argparse.Namespace) -> int:
 
 
 def pull_images(args: argparse.Namespace) -> int:
+    from pyrlab import registry
+
     configured = settings()
     images = [registry.Built.parse(item) for item in args.images]
     print("\n".join(registry.pull(configured.container_cli, configured.registry, images, configured.manifests)))
@@ -240,16 +263,22 @@ def pull_images(args: argparse.Namespace) -> int:
 
 
 def r_repositories(_: argparse.Namespace) -> int:
+    from pyrlab import prepare, rrepos
+
     rrepos.prepare(settings().r_repos, prepare.R_REPOS_FILE, prepare.R_REPOS_COPIES)
     return 0
 
 
 def write_sboms(_: argparse.Namespace) -> int:
+    from pyrlab import sbom
+
     print("\n".join(sbom.write_all(settings().manifests)))
     return 0
 
 
 def z2jh_values(_: argparse.Namespace) -> int:
+    from pyrlab import z2jh
+
     configured = settings()
     written = z2jh.write_values(configured.z2jh_values, configured.manifests)
     print(f"wrote {written} (private: with OAuth it holds the client secret; keep it out of git). Install with:")
@@ -258,22 +287,30 @@ def z2jh_values(_: argparse.Namespace) -> int:
 
 
 def hub_start(args: argparse.Namespace) -> int:
+    from pyrlab import hub
+
     print(hub.start(settings().container_cli, args.image))
     return 0
 
 
 def hub_stop(_: argparse.Namespace) -> int:
+    from pyrlab import hub
+
     stopped = hub.stop(settings().container_cli)
     print(f"stopped {', '.join(stopped)}" if stopped else "the team server was not running")
     return 0
 
 
 def hub_status(_: argparse.Namespace) -> int:
+    from pyrlab import hub
+
     print("\n".join(hub.status(settings().container_cli)))
     return 0
 
 
 def hub_user(args: argparse.Namespace) -> int:
+    from pyrlab import hub
+
     if not args.name:
         raise lab.LabError("no user named: give NAME, e.g. `make hub-user NAME=alice`")
     password = hub.add_user(settings().container_cli, args.name)
@@ -346,19 +383,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
-    except (
-        engine.EngineError,
-        lists.ListError,
-        lab.LabError,
-        lock.LockError,
-        manifest.ManifestError,
-        outdated.IndexAnswerError,
-        registry.RegistryError,
-        rsource.SourceError,
-        rsource.UnknownRNames,
-        sbom.SbomError,
-        SettingError,
-    ) as error:
+    except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
 

@@ -11,8 +11,10 @@ import shlex
 import subprocess
 from typing import Any
 
+from pyrlab.inside.errors import UserError
 
-class EngineError(Exception):
+
+class EngineError(UserError):
     """The container CLI failed; the message quotes the command and what it printed."""
 
 

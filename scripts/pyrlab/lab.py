@@ -26,6 +26,7 @@ from pathlib import Path
 
 from pyrlab.engine import EngineError, container_logs, container_state, image_facts
 from pyrlab.engine import run as run_cli
+from pyrlab.inside.errors import UserError
 
 HOME = "/home/jovyan"
 WORK_DIR = f"{HOME}/work"
@@ -42,7 +43,7 @@ CONFIG_LABEL = "pyrlab.config"
 ROOT_STAGE_CAPABILITIES = ("CHOWN", "DAC_READ_SEARCH", "SETUID", "SETGID", "KILL")
 
 
-class LabError(Exception):
+class LabError(UserError):
     """A lab cannot start or stop; the message says why and what to do."""
 
 

@@ -12,11 +12,12 @@ from typing import Any
 
 from pyrlab.engine import image_facts
 from pyrlab.engine import run as run_cli
+from pyrlab.inside.errors import UserError
 from pyrlab.inside.lists import check_lists
 from pyrlab.inside.lockfile import LOCKS, LockSpec, header, pins
 
 
-class LockError(Exception):
+class LockError(UserError):
     """Resolving failed; the message says where and what to fix."""
 
 

@@ -10,11 +10,12 @@ from typing import Any
 
 from pyrlab.engine import image_facts
 from pyrlab.engine import run as run_cli
+from pyrlab.inside.errors import UserError
 
 INVENTORY = Path(__file__).parent / "inside" / "inventory.py"
 
 
-class ManifestError(Exception):
+class ManifestError(UserError):
     """The image could not be described."""
 
 

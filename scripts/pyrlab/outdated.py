@@ -21,6 +21,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from pyrlab.inside.errors import UserError
 from pyrlab.inside.lists import read_entries
 from pyrlab.inside.lockfile import LOCKS, pins
 from pyrlab.inside.rsource import Repositories, locked_plan, read_repositories
@@ -41,7 +42,7 @@ class Outdated:
     newest: str
 
 
-class IndexAnswerError(Exception):
+class IndexAnswerError(UserError):
     """The package index did not answer as an index."""
 
 

@@ -21,6 +21,7 @@ import requests
 
 from pyrlab.engine import EngineError, container_logs, container_state, image_facts
 from pyrlab.engine import run as run_cli
+from pyrlab.inside.errors import UserError
 from pyrlab.lab import Publish, check_port_free, notebook_ids, read_private
 from pyrlab.manifest import write_manifest
 
@@ -31,7 +32,7 @@ PASSWORD_FILE = "registry-password"  # noqa: S105 - the name of the file, not a 
 REGISTRY_FORMAT = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
 
 
-class RegistryError(Exception):
+class RegistryError(UserError):
     """A push or pull cannot go on; the message says why and what to do."""
 
 

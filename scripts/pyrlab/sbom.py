@@ -13,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyrlab.inside.errors import UserError
+
 if TYPE_CHECKING:
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component
@@ -21,7 +23,7 @@ if TYPE_CHECKING:
 # second to import, which every other command (`make pylab`) would pay.
 
 
-class SbomError(Exception):
+class SbomError(UserError):
     """An SBOM could not be written; the message names the manifest."""
 
 

@@ -15,8 +15,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyrlab.inside.errors import UserError
 
-class SettingError(Exception):
+
+class SettingError(UserError):
     """A setting with a value pyrlab cannot use; the message names it and the fix."""
 
 

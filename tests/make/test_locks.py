@@ -7,16 +7,16 @@ import functools
 import hashlib
 import json
 import re
-import threading
 import zipfile
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from imagelab import run_once
+from indexserver import IndexHandler, serving
 from makerun import SCRATCH_PREFIX, append_lines, scratch_make
 from pyrlab.inside.lockfile import LOCKS, debian_pins, header, python_pins
 
@@ -110,8 +110,8 @@ def test_build_from_locks_installs_exactly_the_locked_versions(scratch: Path, do
     assert lock_pins(scratch, "requirements.lock")["six"] != "1.16.0"
 
 
-class SimpleIndex(BaseHTTPRequestHandler):
-    """A package index on loopback that knows one project, six, through the JSON simple API."""
+class SimpleIndex(IndexHandler):
+    """six's page of PEP 691, at devpi's path; the requests it had, for the test to read."""
 
     requests: list[tuple[str, str]] = []  # noqa: RUF012 (one list for the one server of a test)
 
@@ -121,15 +121,7 @@ class SimpleIndex(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         files = [{"filename": name, "url": name, "hashes": {}, "yanked": yanked} for name, yanked in SIX_FILES]
-        body = json.dumps({"meta": {"api-version": "1.1"}, "name": "six", "files": files}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet: the test reads SimpleIndex.requests instead."""
+        self.answer({"name": "six", "files": files})
 
 
 class QuietFiles(SimpleHTTPRequestHandler):
@@ -139,12 +131,8 @@ class QuietFiles(SimpleHTTPRequestHandler):
 
 @pytest.fixture
 def local_index() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), SimpleIndex)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(SimpleIndex) as url:
+        yield url
 
 
 def write_wheel(folder: Path, name: str, version: str) -> None:
@@ -177,12 +165,9 @@ def test_lock_takes_only_torch_from_the_cpu_index_and_pylab_installs_that_wheel(
     index_folder = tmp_path / "index"
     write_wheel(index_folder / "cpu", "torch", "99.0+cpu")
     write_wheel(index_folder / "cpu", "six", "99.0")
-    handler = functools.partial(QuietFiles, directory=str(index_folder))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    torch_index = f"http://127.0.0.1:{server.server_address[1]}/cpu/"
-    settings = [f"TORCH_CPU_INDEX={torch_index}", "BUILD_NETWORK=host"]
-    try:
+    with serving(functools.partial(QuietFiles, directory=str(index_folder))) as url:  # type: ignore[arg-type]
+        torch_index = f"{url}/cpu/"
+        settings = [f"TORCH_CPU_INDEX={torch_index}", "BUILD_NETWORK=host"]
         small_lists(scratch)
         (scratch / "requirements.txt").write_text("six\ntorch\n")
         locked = scratch_make(scratch, "lock", *settings)
@@ -194,9 +179,6 @@ def test_lock_takes_only_torch_from_the_cpu_index_and_pylab_installs_that_wheel(
         assert f"torch @ {torch_index}torch/torch-99.0%2Bcpu-py3-none-any.whl" in lock
         built = scratch_make(scratch, "build-pylab", *settings)
         assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    finally:
-        server.shutdown()
-        server.server_close()
     program = "import six, torch; print(torch.__version__, six.__version__)"
     versions = run_once(docker_client, f"{SCRATCH_PREFIX}pylab:latest", ["python", "-c", program], network_mode="none")
     assert versions.split() == ["99.0+cpu", pins["six"]]

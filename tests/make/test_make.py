@@ -10,16 +10,15 @@ import socket
 import ssl
 import stat
 import subprocess
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
+from indexserver import IndexHandler, serving
 from makerun import REPO, SCRATCH_PREFIX, append_lines, make, scratch_make
 from pyrlab.chain import read_chain
 from pyrlab.makefile import free_port
@@ -213,8 +212,8 @@ def test_list_typo_stops_the_build_with_file_line_and_fix(scratch: Path, docker_
     assert docker_client.images.get("pylab:latest").id == pylab_before
 
 
-class DevpiLikeIndex(BaseHTTPRequestHandler):
-    """A PEP 691 index at devpi's path, on 127.0.0.1, that has numpy and six (with no files)."""
+class DevpiLikeIndex(IndexHandler):
+    """A PEP 691 index at devpi's path that has numpy and six (with no files)."""
 
     projects = ("numpy", "six")
 
@@ -222,17 +221,10 @@ class DevpiLikeIndex(BaseHTTPRequestHandler):
         name = self.path.removeprefix("/root/pypi/+simple/").strip("/")
         if name and name not in self.projects:
             self.send_error(404)
-            return
-        page = {"projects": [{"name": project} for project in self.projects]} if not name else {"files": []}
-        body = json.dumps({"meta": {"api-version": "1.1"}, "name": name, **page}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
+        elif name:
+            self.answer({"name": name, "files": []})
+        else:
+            self.answer({"projects": [{"name": project} for project in self.projects]})
 
 
 def test_misspelled_python_package_is_named_after_the_failed_step(scratch: Path) -> None:
@@ -241,13 +233,8 @@ def test_misspelled_python_package_is_named_after_the_failed_step(scratch: Path)
     assert base.returncode == 0, base.stdout[-3000:] + base.stderr
     (scratch / "requirements.lock").unlink(missing_ok=True)
     (scratch / "requirements.txt").write_text("six\nnmupy\n")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), DevpiLikeIndex)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        failed = scratch_make(scratch, "build-pylab", f"PIPPROXY=http://127.0.0.1:{server.server_address[1]}")
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(DevpiLikeIndex) as index:
+        failed = scratch_make(scratch, "build-pylab", f"PIPPROXY={index}")
     assert failed.returncode != 0
     assert "requirements.txt:2: 'nmupy' is not on the package index" in failed.stderr
     assert "did you mean numpy?" in failed.stderr

@@ -2,50 +2,35 @@
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from indexserver import IndexHandler, serving
 from pyrlab import indexnames
 
 PROJECTS = ("numpy", "pandas", "six", "numpydoc")
 
 
-class Index(BaseHTTPRequestHandler):
-    """A PEP 691 index of four projects, served on 127.0.0.1."""
+class Index(IndexHandler):
+    """A PEP 691 index of four projects."""
 
     def do_GET(self) -> None:
+        name = self.path.strip("/").split("/")[-1]
         if self.path == "/simple/":
-            body = {"meta": {"api-version": "1.1"}, "projects": [{"name": name} for name in PROJECTS]}
-        elif self.path.strip("/").split("/")[-1] in PROJECTS:
-            body = {"meta": {"api-version": "1.1"}, "name": self.path.strip("/").split("/")[-1], "files": []}
+            self.answer({"projects": [{"name": project} for project in PROJECTS]})
+        elif name in PROJECTS:
+            self.answer({"name": name, "files": []})
         else:
             self.send_error(404)
-            return
-        data = json.dumps(body).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Quiet."""
 
 
 @pytest.fixture
 def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setattr(indexnames, "CACHE", tmp_path / "cache")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Index)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/simple/"
-    server.shutdown()
-    server.server_close()
+    with serving(Index) as url:
+        yield f"{url}/simple/"
 
 
 def test_a_misspelled_project_is_named_with_its_line_and_the_closest_names(tmp_path: Path, index: str) -> None:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from pyrlab.inside.errors import UserError
+
 Kind = Literal["debian", "python", "r"]
 
 
@@ -108,7 +110,7 @@ class Problem:
         return f"{self.path}:{self.line}: {self.message}\n    fix: {self.fix}"
 
 
-class ListError(Exception):
+class ListError(UserError):
     """One or more problems in the package lists."""
 
     def __init__(self, problems: list[Problem]) -> None:

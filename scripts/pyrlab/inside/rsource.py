@@ -32,6 +32,7 @@ import urllib.request
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from pyrlab.inside.errors import UserError
 from pyrlab.inside.lists import R_BASE_PACKAGES, Entry
 from pyrlab.inside.rdeb import PREFIXES, debian_package, r_name_of
 
@@ -39,7 +40,7 @@ SOURCE_PIN = re.compile(r"^([A-Za-z][A-Za-z0-9.]*)==(\S+) sha256=([0-9a-f]{64}) 
 DEPENDENCY_FIELDS = ("Depends", "Imports", "LinkingTo")
 
 
-class SourceError(Exception):
+class SourceError(UserError):
     """A source package cannot be resolved, fetched or built; the message names it and the fix."""
 
 
@@ -164,7 +165,7 @@ def description_in(tarball: Path) -> dict[str, str]:
         return parse_dcf(handle.read().decode("utf-8", errors="replace"))[0]
 
 
-class UnknownRNames(Exception):
+class UnknownRNames(UserError):
     """Some lines name a package that neither Debian nor R_REPOS provides."""
 
 
