@@ -5,6 +5,7 @@ image, GPUs that no other running server holds. Runs inside the hub's container.
 
 from __future__ import annotations
 
+import asyncio
 import os
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,24 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
         running = await self.docker("containers", filters={"label": [f"{HUB_LABEL}={HUB_NAME}", gpus.GPU_LABEL]})
         return gpus.holders({item["Labels"][USER_LABEL]: item["Labels"][gpus.GPU_LABEL] for item in running})
 
+    async def listening(self, started: Any) -> Any:
+        """Return once the lab's server accepts connections. JupyterHub's own check then answers at
+        once; alone, it backs off (0.2 s, 0.4 s, 0.8 s, ...) and sees a lab up at 0.7 s only at 1.4 s."""
+        if not (isinstance(started, tuple) and len(started) == 2):
+            return started
+        host, port = started
+        deadline = asyncio.get_running_loop().time() + float(self.http_timeout)
+        while asyncio.get_running_loop().time() < deadline:
+            try:
+                _, writer = await asyncio.open_connection(host, port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            break
+        return started  # not listening by the deadline: JupyterHub's own check reports it
+
     async def start(self) -> Any:
         choice = self.user_options.get("image") or next(iter(self._get_allowed_images()), "")
         await self.check_allowed(choice)  # anything but the built images is refused, with the list
@@ -80,9 +99,9 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
         self.extra_create_kwargs = {"user": "root", "labels": labels}
         self.extra_host_config = host_config
         if gpus.GPU_LABEL not in labels:
-            return await super().start()
+            return await self.listening(await super().start())
         try:
-            return await super().start()
+            return await self.listening(await super().start())
         except APIError as error:
             # The engine refuses GPUs it cannot give (no NVIDIA Container Toolkit, a wrong id): say
             # which GPUs were asked for, as the engine recorded them, and why it refused.
