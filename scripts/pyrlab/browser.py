@@ -8,6 +8,7 @@ test can tell that nothing left for the internet.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, Locator, Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Root runs the tests (no sandbox then); nothing of Chromium's own phones home.
@@ -50,6 +52,7 @@ class LabPage:
     page: Page
     origin: str
     requests: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # requests that failed or answered >= 400
 
     def foreign_requests(self) -> list[str]:
         """Requests to anything but the lab's own address (data: and blob: URLs stay in the page)."""
@@ -69,14 +72,30 @@ def new_tab(browser: Browser, url: str) -> LabPage:
     parts = urlsplit(url)
     tab = LabPage(page, f"{parts.scheme}://{parts.netloc}")
     page.on("request", lambda request: tab.requests.append(request.url))
+    page.on("requestfailed", lambda request: tab.failures.append(f"{request.url}: {request.failure}"))
+    page.on(
+        "response",
+        lambda answer: tab.failures.append(f"{answer.url}: {answer.status}") if answer.status >= 400 else None,
+    )
     return tab
 
 
 def open_lab(browser: Browser, url: str) -> LabPage:
-    """Open the URL `make pylab` printed and wait for JupyterLab's launcher."""
+    """Open the URL `make pylab` printed and wait for JupyterLab's launcher. A page that never shows
+    it is loaded once more (a person would reload), with a warning that says what had failed."""
     tab = new_tab(browser, url)
     tab.page.goto(url)
-    launcher(tab).first.wait_for()
+    try:
+        launcher(tab).first.wait_for()
+    except PlaywrightTimeout:
+        failed = tab.screenshot(Path("test-output/screenshots/launcher-not-shown.png"))
+        warnings.warn(
+            f"{url}: no launcher after {PAGE_TIMEOUT_MS / 1000:.0f} s (screenshot {failed}; failed requests: "
+            f"{tab.failures or 'none'}); loading it again",
+            stacklevel=2,
+        )
+        tab.page.reload()
+        launcher(tab).first.wait_for()
     return tab
 
 
