@@ -17,12 +17,37 @@ MARKERS = ("apt-install", "uv-install", "add-ca-certs", "/usr/local/sbin/build-c
 
 def is_pyrlab_record(record: dict[str, Any]) -> bool:
     description = str(record.get("Description", ""))
-    return not record.get("InUse") and any(marker in description for marker in MARKERS)
+    in_use = str(record.get("InUse", "")).lower() == "true"  # the CLI writes "true" or "false"
+    return not in_use and any(marker in description for marker in MARKERS)
+
+
+def parents(record: dict[str, Any]) -> list[str]:
+    listed = record.get("Parents") or record.get("Parent") or []
+    return [part for part in (listed.split(",") if isinstance(listed, str) else listed) if part]
+
+
+def pyrlab_records(records: list[dict[str, Any]]) -> list[str]:
+    """The ids of pyrlab's records: those a step of pyrlab made, and every record built on one (a
+    COPY after pyrlab's RUN names no helper, but the engine prunes no parent while it stays)."""
+    by_id = {str(record["ID"]): record for record in records}
+    ours: dict[str, bool] = {}
+
+    def is_ours(record_id: str, seen: frozenset[str] = frozenset()) -> bool:
+        if record_id not in ours:
+            record = by_id.get(record_id)
+            ours[record_id] = record is not None and (
+                is_pyrlab_record(record)
+                or any(is_ours(parent, seen | {record_id}) for parent in parents(record) if parent not in seen)
+            )
+        return ours[record_id]
+
+    in_use = {record_id for record_id, record in by_id.items() if str(record.get("InUse", "")).lower() == "true"}
+    return [record_id for record_id in by_id if is_ours(record_id) and record_id not in in_use]
 
 
 def clean(cli: str) -> str:
     """Prune pyrlab's records; say how many, and that the others stay."""
     records = engine.build_cache_records(cli)
-    ours = [str(record["ID"]) for record in records if is_pyrlab_record(record)]
+    ours = pyrlab_records(records)
     engine.prune_build_cache(cli, ours)
     return f"removed {len(ours)} of pyrlab's build cache records; the other {len(records) - len(ours)} stay"
