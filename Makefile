@@ -236,11 +236,9 @@ $(BUILD):
 .PHONY: FORCE
 FORCE:
 
-.PHONY: check r-repos
-check: $(TOOLS) r-repos ## check the settings, the package lists, that no list changed after its lock, and that the caches answer; every problem is named with file:line and a fix
+.PHONY: check
+check: $(TOOLS) ## check the settings, the package lists, that no list changed after its lock, and that the caches answer; every problem is named with file:line and a fix
 	$(PYRLAB) check $(if $(filter lock upgrade,$(MAKECMDGOALS)),--no-locks)
-r-repos: $(TOOLS)
-	@$(PYRLAB) r-repos
 
 # The names of Debian's R packages, as rlab-base's apt index had them: `make check` names an R
 # package that neither Debian nor R_REPOS provides before rlab is built (once rlab-base exists).
@@ -252,11 +250,11 @@ $(DEBIAN_R_NAMES): $(BUILD)/rlab-base.id
 
 ##@ Locks and manifests
 .PHONY: lock upgrade outdated manifest
-lock: r-repos $(call parent_stamp,pyrlab-base) ## pin every list (Python with hashes, Debian and R to versions) in .lock files beside them, and BASE=python's image by digest in base.lock; keeps the pins it can
+lock: $(TOOLS) $(call parent_stamp,pyrlab-base) ## pin every list (Python with hashes, Debian and R to versions) in .lock files beside them, and BASE=python's image by digest in base.lock; keeps the pins it can
 	$(PYRLAB) lock $(base_image)
-upgrade: r-repos $(call parent_stamp,pyrlab-base) ## like lock, to the newest versions; shows old -> new
+upgrade: $(TOOLS) $(call parent_stamp,pyrlab-base) ## like lock, to the newest versions; shows old -> new
 	$(PYRLAB) lock --upgrade $(base_image)
-outdated: $(TOOLS) r-repos ## report the pins that have newer releases (Python from the package index, Debian and R from apt); changes nothing
+outdated: $(TOOLS) ## report the pins that have newer releases (Python from the package index, Debian and R from apt); changes nothing
 	$(PYRLAB) outdated $(base_image)
 manifest: $(TOOLS) ## write MANIFESTS/<image>.json and .md for every built image: packages and versions, kernels, size
 	$(foreach image,$(IMAGES),if $(CONTAINER_CLI) image inspect $(call ref,$(image)) >/dev/null 2>&1; then \

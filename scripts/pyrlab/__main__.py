@@ -42,12 +42,12 @@ def check(args: argparse.Namespace) -> int:
     lists.check_lists(root, allow_direct_urls=configured.allow_direct_urls)
     if args.locks:
         lockfile.check_locks(root)
+    prepare.write_r_repos(root, configured)  # a bad R_REPOS is named here too
     if DEBIAN_R_NAMES.is_file():
         # Every R name from Debian (as rlab-base's apt index had them) or R_REPOS, as the rlab build
         # will resolve it: a line neither provides is named before anything is built.
         available = set(DEBIAN_R_NAMES.read_text(encoding="utf-8").split())
-        repositories_file, copies = root / prepare.R_REPOS_FILE, root / prepare.R_REPOS_COPIES
-        found = rsource.read_repositories(repositories_file, copies) if repositories_file.is_file() else []
+        found = rsource.read_repositories(root / prepare.R_REPOS_FILE, root / prepare.R_REPOS_COPIES)
         rsource.make_plan(lists.read_entries(root / lists.R_LIST), available, rsource.Repositories(found))
     print("the package lists are valid" + (" and their locks up to date" if args.locks else ""))
     return 0
@@ -63,11 +63,10 @@ def prepare_builds(args: argparse.Namespace) -> int:
 
 def explain_failure(args: argparse.Namespace) -> int:
     """After a build failed: name the lines of its Python lists that the index does not have."""
-    from pyrlab import indexnames, outdated
+    from pyrlab import indexnames
 
     configured = settings()
-    index = configured.pip_index or outdated.DEFAULT_INDEX
-    problems = indexnames.unknown_projects(Path("."), args.build, index, configured.ca_certs or True)
+    problems = indexnames.unknown_projects(Path("."), args.build, configured.package_index, configured.tls_verify)
     if problems:
         print("\n".join(str(problem) for problem in problems), file=sys.stderr)
     return 1 if problems else 0
@@ -103,9 +102,10 @@ def resolver(base_image: str) -> Resolver:
 
 
 def lock_lists(args: argparse.Namespace) -> int:
-    from pyrlab import lock
+    from pyrlab import lock, prepare
 
     configured = settings()
+    prepare.write_r_repos(Path("."), configured)  # the resolver reads it from .build/
     report = lock.lock(
         Path("."), resolver(args.base_image), upgrade=args.upgrade, allow_direct_urls=configured.allow_direct_urls
     )
@@ -127,8 +127,9 @@ def report_outdated(args: argparse.Namespace) -> int:
     if not any((root / spec.lock).is_file() for spec in lockfile.LOCKS):
         print("no lock files: `make lock` pins the lists first")
         return 0
-    rows = outdated.python_outdated(root, configured.pip_index or outdated.DEFAULT_INDEX, configured.ca_certs or True)
+    rows = outdated.python_outdated(root, configured.package_index, configured.tls_verify)
     rows += outdated.debian_outdated(root, resolver(args.base_image))
+    prepare.write_r_repos(root, configured)
     rows += outdated.r_source_outdated(root, prepare.R_REPOS_FILE, prepare.R_REPOS_COPIES)
     print(outdated.table(rows) if rows else "every pin is the newest release")
     if rows:
@@ -262,13 +263,6 @@ def pull_images(args: argparse.Namespace) -> int:
     return 0
 
 
-def r_repositories(_: argparse.Namespace) -> int:
-    from pyrlab import prepare, rrepos
-
-    rrepos.prepare(settings().r_repos, prepare.R_REPOS_FILE, prepare.R_REPOS_COPIES)
-    return 0
-
-
 def write_sboms(_: argparse.Namespace) -> int:
     from pyrlab import sbom
 
@@ -354,7 +348,6 @@ def parser() -> argparse.ArgumentParser:
         verb(name, run, f"{name} the images to or from REGISTRY").add_argument(
             "images", nargs="+", help="NAME=REFERENCE, e.g. pylab=pylab:latest"
         )
-    verb("r-repos", r_repositories, "write R_REPOS as the rlab build reads it")
     verb("sbom", write_sboms, "write a CycloneDX SBOM beside every manifest")
     verb("z2jh-values", z2jh_values, "write Helm values for Zero to JupyterHub")
     command = verb("manifest", write_manifest, "write an image's manifest (JSON and Markdown)")

@@ -15,10 +15,13 @@ from pyrlab import engine
 MARKERS = ("apt-install", "uv-install", "add-ca-certs", "/usr/local/sbin/build-ca", "pyrlab")
 
 
+def in_use(record: dict[str, Any]) -> bool:
+    return str(record.get("InUse", "")).lower() == "true"  # the CLI writes "true" or "false"
+
+
 def is_pyrlab_record(record: dict[str, Any]) -> bool:
     description = str(record.get("Description", ""))
-    in_use = str(record.get("InUse", "")).lower() == "true"  # the CLI writes "true" or "false"
-    return not in_use and any(marker in description for marker in MARKERS)
+    return not in_use(record) and any(marker in description for marker in MARKERS)
 
 
 def parents(record: dict[str, Any]) -> list[str]:
@@ -41,8 +44,7 @@ def pyrlab_records(records: list[dict[str, Any]]) -> list[str]:
             )
         return ours[record_id]
 
-    in_use = {record_id for record_id, record in by_id.items() if str(record.get("InUse", "")).lower() == "true"}
-    return [record_id for record_id in by_id if is_ours(record_id) and record_id not in in_use]
+    return [record_id for record_id, record in by_id.items() if is_ours(record_id) and not in_use(record)]
 
 
 def clean(cli: str) -> str:

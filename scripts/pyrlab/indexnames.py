@@ -20,22 +20,15 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pyrlab.inside.lists import LISTS, Entry, Problem, read_entries
-from pyrlab.outdated import SIMPLE_JSON, IndexAnswerError
+from pyrlab.outdated import SIMPLE_JSON, IndexAnswerError, index_get, project_url
 
 CACHE = Path.home() / ".cache" / "pyrlab"
 CACHE_SECONDS = 24 * 3600
 ANCHOR_TEXT = re.compile(r"<a [^>]*>([^<]+)</a>")
 
 
-def get(session: requests.Session, url: str) -> requests.Response:
-    try:
-        return session.get(url, headers={"Accept": SIMPLE_JSON}, timeout=120)
-    except requests.RequestException as error:
-        raise IndexAnswerError(f"the package index did not answer ({error}): check PIPPROXY, or unset it") from error
-
-
 def is_on_index(session: requests.Session, index: str, name: str) -> bool:
-    response = get(session, f"{index.rstrip('/')}/{canonicalize_name(name)}/")
+    response = index_get(session, project_url(index, name))
     if response.status_code == 404:
         return False
     response.raise_for_status()
@@ -48,7 +41,7 @@ def index_names(session: requests.Session, index: str) -> list[str]:
     if cached.is_file() and time.time() - cached.stat().st_mtime < CACHE_SECONDS:
         names = json.loads(cached.read_text(encoding="utf-8"))
         return [str(name) for name in names]
-    response = get(session, f"{index.rstrip('/')}/")
+    response = index_get(session, f"{index.rstrip('/')}/", timeout=120)  # every project: tens of MB
     response.raise_for_status()
     content_type = response.headers.get("Content-Type", "")
     if SIMPLE_JSON in content_type:

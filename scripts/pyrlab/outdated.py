@@ -31,7 +31,6 @@ from pyrlab.lock import Resolver
 SOURCE_SUFFIX = " (R source)"
 
 SIMPLE_JSON = "application/vnd.pypi.simple.v1+json"
-DEFAULT_INDEX = "https://pypi.org/simple/"
 
 
 @dataclass(frozen=True)
@@ -70,12 +69,21 @@ def newest_release(project_page: dict[str, object], pinned: Version) -> Version 
     return max(versions, default=None)
 
 
-def project_page(session: requests.Session, index: str, name: str) -> dict[str, object]:
-    url = f"{index.rstrip('/')}/{canonicalize_name(name)}/"
+def index_get(session: requests.Session, url: str, timeout: float = 30) -> requests.Response:
+    """A page of the package index, asked for in PEP 691's JSON."""
     try:
-        response = session.get(url, headers={"Accept": SIMPLE_JSON}, timeout=30)
+        return session.get(url, headers={"Accept": SIMPLE_JSON}, timeout=timeout)
     except requests.RequestException as error:
         raise IndexAnswerError(f"the package index did not answer ({error}): check PIPPROXY, or unset it") from error
+
+
+def project_url(index: str, name: str) -> str:
+    return f"{index.rstrip('/')}/{canonicalize_name(name)}/"
+
+
+def project_page(session: requests.Session, index: str, name: str) -> dict[str, object]:
+    url = project_url(index, name)
+    response = index_get(session, url)
     if response.status_code == 404:
         return {"files": []}
     response.raise_for_status()

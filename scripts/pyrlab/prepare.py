@@ -16,6 +16,7 @@ import hashlib
 from pathlib import Path
 
 from pyrlab import engine, frameworks, rrepos
+from pyrlab.files import write_if_changed
 from pyrlab.inside import lockfile
 from pyrlab.inside.lists import LISTS, PackageList, logical_lines, refresh_snapshot
 from pyrlab.settings import SettingError, Settings
@@ -38,13 +39,9 @@ IN_CONTAINER_CODE = Path("scripts/pyrlab/inside")
 EXTRA_INPUTS: dict[str, tuple[Path, ...]] = {"rlab": (IN_CONTAINER_CODE, R_REPOS_FILE, R_REPOS_COPIES)}
 
 
-def write_if_changed(path: Path, text: str) -> bool:
-    """Write text to path unless it already holds it; True when written."""
-    if path.is_file() and path.read_text(encoding="utf-8") == text:
-        return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text, encoding="utf-8")
-    return True
+def write_r_repos(root: Path, settings: Settings) -> None:
+    """R_REPOS as the rlab build, `make check`, `make lock` and `make outdated` read it."""
+    rrepos.prepare(settings.r_repos, root / R_REPOS_FILE, root / R_REPOS_COPIES)
 
 
 def install_text(root: Path, package_list: PackageList, settings: Settings) -> str:
@@ -134,7 +131,7 @@ def prepare(root: Path, settings: Settings, builds: list[str], pull_base: str = 
         write_if_changed(install, install_text(root, package_list, settings))
         if package_list.layered and refresh_snapshot(install, root / SNAPSHOTS / package_list.name):
             messages.append(f"a new snapshot of {package_list.path}: its packages' layer is rebuilt in full")
-    rrepos.prepare(settings.r_repos, root / R_REPOS_FILE, root / R_REPOS_COPIES)
+    write_r_repos(root, settings)
     write_if_changed(root / BUILD / "aptproxy", settings.apt_proxy)
     write_if_changed(root / BUILD / "pipindex", settings.pip_index)
     for build in builds:

@@ -14,6 +14,7 @@ import filecmp
 import shutil
 from pathlib import Path
 
+from pyrlab.files import write_if_changed
 from pyrlab.settings import SettingError
 
 
@@ -59,12 +60,6 @@ def mirror(source: Path, target: Path) -> None:
     for path in sorted(target.rglob("*"), reverse=True):
         if path.is_file() and path.relative_to(target) not in wanted:
             path.unlink()
-
-
-def write_if_changed(path: Path, text: str) -> None:
-    if not path.is_file() or path.read_text(encoding="utf-8") != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
 
 
 def prepare(setting: str, out: Path, copies: Path) -> None:

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from pyrlab.inside.errors import UserError
 
+PYPI = "https://pypi.org/simple/"
+
 
 class SettingError(UserError):
     """A setting with a value pyrlab cannot use; the message names it and the fix."""
@@ -135,6 +137,16 @@ class Settings:
     def pip_index(self) -> str:
         """The package index of PIPPROXY's devpi, or empty."""
         return f"{self.pip_proxy.rstrip('/')}/root/pypi/+simple/" if self.pip_proxy else ""
+
+    @property
+    def package_index(self) -> str:
+        """The index the builds install from: PIPPROXY's devpi, else PyPI."""
+        return self.pip_index or PYPI
+
+    @property
+    def tls_verify(self) -> bool | str:
+        """What requests checks an https index against: CA_CERTS when set, else its own bundle."""
+        return self.ca_certs or True
 
     def required_path(self, variable: str) -> Path:
         """A folder setting the command cannot do without (NOTEBOOKS, DOCKER), made absolute."""

@@ -26,6 +26,7 @@ def python_packages() -> dict[str, str]:
     for distribution in importlib.metadata.distributions():
         name = distribution.metadata["Name"]
         if name:
+            # PEP 503's name, as lists.canonical_name: this file runs alone (piped in), importing nothing.
             packages[re.sub(r"[-_.]+", "-", name).lower()] = distribution.version
     return dict(sorted(packages.items()))
 

@@ -125,6 +125,11 @@ class ListError(UserError):
 COMMENT = re.compile(r"(^|\s)#.*$")
 
 
+def canonical_name(name: str) -> str:
+    """A Python project's name as PEP 503 compares it (packaging's canonicalize_name, stdlib only)."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def without_comment(line: str) -> str:
     """The line without its comment, stripped."""
     return COMMENT.sub("", line).strip()

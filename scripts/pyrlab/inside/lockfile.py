@@ -16,7 +16,7 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyrlab.inside.lists import LISTS, ListError, Problem, logical_lines, read_entries
+from pyrlab.inside.lists import LISTS, ListError, Problem, canonical_name, logical_lines, read_entries
 
 HEADER_MARK = "# pyrlab-lock:"
 PYTHON_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\]+)")
@@ -122,7 +122,7 @@ def python_pins(text: str) -> dict[str, str]:
     for line in logical_lines(text):
         match = PYTHON_PIN.match(line) or PYTHON_WHEEL_PIN.match(line)
         if match:
-            pins[re.sub(r"[-_.]+", "-", match[1]).lower()] = urllib.parse.unquote(match[2])
+            pins[canonical_name(match[1])] = urllib.parse.unquote(match[2])
     return pins
 
 

@@ -8,7 +8,8 @@ for that image's own Python. Run as root, with the project mounted read-only on 
 `python3 -m pyrlab.inside.resolve candidates` reads {package: pinned version} on stdin and prints the
 packages whose apt candidate is newer, {package: candidate}.
 
-Settings come from the environment: APT_PROXY, PIP_INDEX, UPGRADE=yes. A CA bundle mounted on
+Settings come from the environment: APT_PROXY, PIP_INDEX, TORCH_INDEX (pylab's torch projects
+come from it alone), UPGRADE=yes. A CA bundle mounted on
 /run/pyrlab-ca.crt joins the container's trust store. Standard library only.
 """
 
@@ -25,7 +26,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from pyrlab.inside.lists import LIST_BY_PATH, TORCH_PROJECTS, Entry, read_entries
+from pyrlab.inside.lists import LIST_BY_PATH, TORCH_PROJECTS, Entry, canonical_name, read_entries
 from pyrlab.inside.lockfile import LOCKS
 from pyrlab.inside.rdeb import apt_package_names
 from pyrlab.inside.rsource import Repositories, SourceError, UnknownRNames, fetch, make_plan, read_repositories
@@ -194,7 +195,7 @@ def uv_command(work: Path) -> list[str]:
 
 def project_name(requirement: str) -> str:
     match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
-    return re.sub(r"[-_.]+", "-", match[0]).lower() if match else ""
+    return canonical_name(match[0]) if match else ""
 
 
 def torch_pinned_project(work: Path, sources: tuple[str, ...], index: str) -> Path | None:
@@ -239,7 +240,7 @@ def direct_urls(lock: str, index: str) -> str:
     image installs (with its hash): a later install needs no index that could serve anything else."""
     blocks = re.split(r"\n(?=\S)", lock)
     for number, block in enumerate(blocks):
-        if f"# from {index.rstrip('/')}" not in block.replace(index, index.rstrip("/")):
+        if f"# from {index.rstrip('/')}" not in block:  # uv's annotation of the index it took
             continue
         name = project_name(block)
         hashes = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
