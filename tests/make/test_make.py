@@ -11,6 +11,7 @@ import ssl
 import stat
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,13 +45,19 @@ class StartedLab:
     stderr: str
 
 
+def notebooks_folder(tmp_path: Path) -> Path:
+    """A folder of notebooks that is a user's: as CI runs, root's make starts a lab for it."""
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    if os.getuid() == 0:
+        os.chown(notebooks, *NOTEBOOKS_OWNER)
+    return notebooks
+
+
 def start_lab(
     lab: str, port_variables: list[str], tmp_path: Path, *extra: str, config: Path | None = None
 ) -> tuple[StartedLab, list[str]]:
-    notebooks, config = tmp_path / "notebooks", config or tmp_path / "config"
-    notebooks.mkdir()
-    if os.getuid() == 0:  # as CI runs: a user's folder, started with root's make
-        os.chown(notebooks, *NOTEBOOKS_OWNER)
+    notebooks, config = notebooks_folder(tmp_path), config or tmp_path / "config"
     ports = {variable: free_port() for variable in port_variables}
     settings = [f"{variable}={port}" for variable, port in ports.items()] + [
         f"NOTEBOOKS={notebooks}",
@@ -480,55 +487,58 @@ def test_the_makefile_is_plain_rules() -> None:
     assert ".from" not in makefile
 
 
+@dataclass(frozen=True)
+class BoundRlab:
+    port: int
+    config: Path
+    token: str
+    settings: list[str]
+    output: str
+
+
+@contextmanager
+def rlab_bound_to(tmp_path: Path, address: str) -> Iterator[BoundRlab]:
+    """`make rlab` with BIND_ADDRESS=address on a free port; stopped after the block."""
+    notebooks, config, port = notebooks_folder(tmp_path), tmp_path / "config", free_port()
+    settings = [f"RPORT={port}", f"NOTEBOOKS={notebooks}", f"DOCKER={config}", f"BIND_ADDRESS={address}"]
+    started = make("rlab", *settings)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        token = (config / "rlab.token").read_text().strip()
+        yield BoundRlab(port, config, token, settings, started.stdout + started.stderr)
+    finally:
+        assert make("rlab-stop", *settings).returncode == 0
+
+
 def test_status_shows_a_lab_only_to_its_configuration_folder_at_its_address(
     pylab: tuple[StartedLab, list[str]], tmp_path: Path
 ) -> None:
     first, first_settings = pylab
-    notebooks, config, port = tmp_path / "notebooks", tmp_path / "config", free_port()
-    notebooks.mkdir()
-    if os.getuid() == 0:
-        os.chown(notebooks, *NOTEBOOKS_OWNER)
     # Another loopback address: still only this machine, but not 127.0.0.1.
-    settings = [f"RPORT={port}", f"NOTEBOOKS={notebooks}", f"DOCKER={config}", "BIND_ADDRESS=127.0.0.2"]
-    started = make("rlab", *settings)
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        token = (config / "rlab.token").read_text().strip()
-        own = make("status", *settings)
+    with rlab_bound_to(tmp_path, "127.0.0.2") as rlab:
+        own = make("status", *rlab.settings)
         assert own.returncode == 0, own.stderr
-        assert f"http://127.0.0.2:{port}/lab?token={token}" in own.stdout
+        assert f"http://127.0.0.2:{rlab.port}/lab?token={rlab.token}" in own.stdout
         assert first.token not in own.stdout
         from_first = make("status", *first_settings)
         assert from_first.returncode == 0, from_first.stderr
         assert first.url in from_first.stdout
-        rlab_line = next(line for line in from_first.stdout.splitlines() if line.startswith(f"rlab-{port}\t"))
+        rlab_line = next(line for line in from_first.stdout.splitlines() if line.startswith(f"rlab-{rlab.port}\t"))
         assert "token=" not in rlab_line
-        assert f"started with DOCKER={config.resolve()}" in rlab_line
-    finally:
-        assert make("rlab-stop", *settings).returncode == 0
+        assert f"started with DOCKER={rlab.config.resolve()}" in rlab_line
 
 
 def test_ipv6_loopback_bind_address_serves_the_lab_at_its_url(tmp_path: Path) -> None:
     """BIND_ADDRESS=::1: published on IPv6's loopback, the URL and `make status` in brackets."""
-    notebooks, config, port = tmp_path / "notebooks", tmp_path / "config", free_port()
-    notebooks.mkdir()
-    if os.getuid() == 0:
-        os.chown(notebooks, *NOTEBOOKS_OWNER)
-    settings = [f"RPORT={port}", f"NOTEBOOKS={notebooks}", f"DOCKER={config}", "BIND_ADDRESS=::1"]
-    started = make("rlab", *settings)
-    assert started.returncode == 0, started.stdout + started.stderr
-    try:
-        token = (config / "rlab.token").read_text().strip()
-        url = f"http://[::1]:{port}/lab?token={token}"
-        assert url in started.stdout
-        assert "other machines can reach" not in started.stdout + started.stderr
-        status = f"http://[::1]:{port}/api/status"
-        assert requests.get(status, headers={"Authorization": f"token {token}"}, timeout=10).status_code == 200
+    with rlab_bound_to(tmp_path, "::1") as rlab:
+        url = f"http://[::1]:{rlab.port}/lab?token={rlab.token}"
+        assert url in rlab.output
+        assert "other machines can reach" not in rlab.output
+        status = f"http://[::1]:{rlab.port}/api/status"
+        assert requests.get(status, headers={"Authorization": f"token {rlab.token}"}, timeout=10).status_code == 200
         assert requests.get(status, timeout=10).status_code == 403
-        shown = make("status", *settings)
+        shown = make("status", *rlab.settings)
         assert url in shown.stdout
-    finally:
-        assert make("rlab-stop", *settings).returncode == 0
 
 
 def test_the_commands_install_no_test_tools(tmp_path: Path) -> None:
