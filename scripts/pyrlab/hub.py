@@ -20,7 +20,15 @@ from pathlib import Path
 
 from pyrlab.engine import container_state, succeeds
 from pyrlab.engine import run as run_cli
-from pyrlab.lab import LabError, bind_mount, check_mountable, check_private, is_loopback, prepare_config_dir
+from pyrlab.lab import (
+    LabError,
+    answer_status,
+    bind_mount,
+    check_mountable,
+    check_private,
+    is_loopback,
+    prepare_config_dir,
+)
 from pyrlab.settings import SettingError
 
 HUB_LABEL = "pyrlab.hub"
@@ -148,15 +156,11 @@ def docker_run_args(settings: HubSettings, image: str) -> list[str]:
 
 def wait_until_answering(cli: str, settings: HubSettings, timeout: float = 90.0) -> None:
     health = settings.url + "health"
-    unverified = ssl.create_default_context()
-    unverified.check_hostname = False
-    unverified.verify_mode = ssl.CERT_NONE  # the hub's own certificate, perhaps self-signed
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(health, timeout=2, context=unverified) as answer:  # noqa: S310 - this hub
-                if answer.status == 200:
-                    return
+            if answer_status(health, {}, timeout=2) == 200:
+                return
         except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
             pass  # not listening yet
         if container_state(cli, settings.name) != "running":

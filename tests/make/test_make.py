@@ -165,6 +165,36 @@ def test_starting_a_running_lab_again_is_a_clear_error(pylab: tuple[StartedLab, 
     assert f"{lab.name} is already running" in again.stderr
 
 
+def test_a_stopped_lab_of_the_same_name_is_replaced(tmp_path: Path, docker_client: Any) -> None:
+    port = free_port()
+    left = docker_client.containers.create("rlab:latest", name=f"rlab-{port}", labels={"pyrlab.test": "make"})
+    settings = [f"RPORT={port}", f"NOTEBOOKS={notebooks_folder(tmp_path)}", f"DOCKER={tmp_path / 'config'}"]
+    try:
+        started = make("rlab", *settings)
+        assert started.returncode == 0, started.stdout + started.stderr
+        running = docker_client.containers.get(f"rlab-{port}")
+        assert running.id != left.id
+        assert running.status == "running"
+    finally:
+        assert make("rlab-stop", *settings).returncode == 0
+
+
+def test_a_missing_image_says_to_build_and_pulls_nothing(tmp_path: Path, docker_client: Any) -> None:
+    port = free_port()
+    settings = [
+        f"RPORT={port}",
+        f"NOTEBOOKS={tmp_path}",
+        f"DOCKER={tmp_path / 'config'}",
+        "IMAGE_PREFIX=pyrlab-never-built-",
+    ]
+    result = make("rlab", *settings)
+    assert result.returncode != 0
+    assert "image pyrlab-never-built-rlab:latest does not exist: run `make build` first" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert docker_client.containers.list(all=True, filters={"name": f"rlab-{port}"}) == []
+    assert docker_client.images.list(name="pyrlab-never-built-rlab") == []
+
+
 def test_port_in_use_is_named_before_anything_starts(tmp_path: Path, docker_client: Any) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
