@@ -1,6 +1,7 @@
 """The build of each deep-learning framework that pylab installs: with CUDA_INSTALL=yes the CUDA
 builds (`jax[cudaNN]`, `tensorflow[and-cuda]`, PyPI's `torch`), otherwise the CPU builds (torch
-from TORCH_CPU_INDEX, so that none of NVIDIA's wheels come in).
+from TORCH_CPU_INDEX, so that none of NVIDIA's wheels come in: the list is then written as a
+project whose torch projects come from that index alone, lists.torch_pinned_project).
 
 `make` applies it on the host when it writes what pylab installs (`pyrlab prepare`), so the
 image's layers depend only on the packages asked for. A lock (its lines
@@ -12,7 +13,7 @@ from __future__ import annotations
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from pyrlab.inside.lists import TORCH_PROJECTS, without_comment
+from pyrlab.inside.lists import torch_pinned_project, without_comment
 
 
 def cuda_extras(name: str, cuda_version: str) -> set[str]:
@@ -24,8 +25,7 @@ def rewrite(text: str, cuda: bool, cuda_version: str, torch_cpu_index: str) -> s
     """The requirements, each framework switched to the build the setting asks for."""
     if "--hash=" in text:
         return text
-    lines = []
-    names = set()
+    lines, requirements = [], []
     for raw in text.splitlines():
         line = without_comment(raw)
         try:
@@ -35,12 +35,12 @@ def rewrite(text: str, cuda: bool, cuda_version: str, torch_cpu_index: str) -> s
         if requirement is None:
             lines.append(raw)
             continue
-        name = canonicalize_name(requirement.name)
-        names.add(name)
         if cuda:
-            requirement.extras |= cuda_extras(name, cuda_version)
+            requirement.extras |= cuda_extras(canonicalize_name(requirement.name), cuda_version)
         lines.append(str(requirement))
-    if not cuda and torch_cpu_index and names & TORCH_PROJECTS:
-        # uv looks in an extra index before the default one: torch comes from the CPU index.
-        lines.insert(0, f"--extra-index-url {torch_cpu_index}")
+        requirements.append(str(requirement))
+    if not cuda and torch_cpu_index:
+        project = torch_pinned_project(requirements, torch_cpu_index)
+        if project is not None:
+            return project
     return "\n".join(lines) + "\n"

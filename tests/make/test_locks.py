@@ -157,31 +157,57 @@ def write_wheel(folder: Path, name: str, version: str) -> None:
     (folder / name / "index.html").write_text(f'<a href="{link}#sha256={digest}">{filename}</a>\n')
 
 
-def test_lock_takes_only_torch_from_the_cpu_index_and_pylab_installs_that_wheel(
-    scratch: Path, tmp_path: Path, docker_client: Any
-) -> None:
-    """TORCH_CPU_INDEX serves torch to pylab's lock, pinned to its one wheel; six, which that index
-    also has (at a higher version), still comes from the default index."""
+@pytest.fixture
+def torch_cpu_index(tmp_path: Path) -> Iterator[str]:
+    """A CPU index on 127.0.0.1 with torch 99.0+cpu and six 99.0: six must never come from it."""
     index_folder = tmp_path / "index"
     write_wheel(index_folder / "cpu", "torch", "99.0+cpu")
     write_wheel(index_folder / "cpu", "six", "99.0")
     with serving(functools.partial(QuietFiles, directory=str(index_folder))) as url:  # type: ignore[arg-type]
-        torch_index = f"{url}/cpu/"
-        settings = [f"TORCH_CPU_INDEX={torch_index}", "BUILD_NETWORK=host"]
-        small_lists(scratch)
-        (scratch / "requirements.txt").write_text("six\ntorch\n")
-        locked = scratch_make(scratch, "lock", *settings)
-        assert locked.returncode == 0, locked.stdout[-3000:] + locked.stderr[-3000:]
-        lock = (scratch / "requirements.lock").read_text()
-        pins = python_pins(lock)
-        assert pins["torch"] == "99.0+cpu"
-        assert pins["six"] != "99.0"  # from the default index, not from the CPU index
-        assert f"torch @ {torch_index}torch/torch-99.0%2Bcpu-py3-none-any.whl" in lock
+        yield f"{url}/cpu/"
+
+
+def installed_versions(docker_client: Any, *modules: str) -> list[str]:
+    """The __version__ of each module in the scratch pylab."""
+    program = f"import {', '.join(modules)}; print({', '.join(f'{module}.__version__' for module in modules)})"
+    image = f"{SCRATCH_PREFIX}pylab:latest"
+    return run_once(docker_client, image, ["python", "-c", program], network_mode="none").split()
+
+
+def test_unlocked_pylab_takes_only_torch_from_the_cpu_index(scratch: Path, tmp_path: Path, docker_client: Any) -> None:
+    """Without a lock, a package that both indexes have (the CPU index at a higher version) comes
+    from the default index: the CPU index serves the torch projects alone, not as an extra index."""
+    index_folder = tmp_path / "index"
+    write_wheel(index_folder / "root/pypi/+simple", "pyrlabprobe", "1.0")
+    write_wheel(index_folder / "cpu", "pyrlabprobe", "99.0")
+    write_wheel(index_folder / "cpu", "torch", "99.0+cpu")
+    small_lists(scratch)
+    (scratch / "requirements.txt").write_text("pyrlabprobe\ntorch\n")
+    with serving(functools.partial(QuietFiles, directory=str(index_folder))) as url:  # type: ignore[arg-type]
+        settings = [f"PIPPROXY={url}", f"TORCH_CPU_INDEX={url}/cpu/", "BUILD_NETWORK=host"]
         built = scratch_make(scratch, "build-pylab", *settings)
-        assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    program = "import six, torch; print(torch.__version__, six.__version__)"
-    versions = run_once(docker_client, f"{SCRATCH_PREFIX}pylab:latest", ["python", "-c", program], network_mode="none")
-    assert versions.split() == ["99.0+cpu", pins["six"]]
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    assert installed_versions(docker_client, "torch", "pyrlabprobe") == ["99.0+cpu", "1.0"]
+
+
+def test_lock_takes_only_torch_from_the_cpu_index_and_pylab_installs_that_wheel(
+    scratch: Path, torch_cpu_index: str, docker_client: Any
+) -> None:
+    """TORCH_CPU_INDEX serves torch to pylab's lock, pinned to its one wheel; six, which that index
+    also has (at a higher version), still comes from the default index."""
+    settings = [f"TORCH_CPU_INDEX={torch_cpu_index}", "BUILD_NETWORK=host"]
+    small_lists(scratch)
+    (scratch / "requirements.txt").write_text("six\ntorch\n")
+    locked = scratch_make(scratch, "lock", *settings)
+    assert locked.returncode == 0, locked.stdout[-3000:] + locked.stderr[-3000:]
+    lock = (scratch / "requirements.lock").read_text()
+    pins = python_pins(lock)
+    assert pins["torch"] == "99.0+cpu"
+    assert pins["six"] != "99.0"  # from the default index, not from the CPU index
+    assert f"torch @ {torch_cpu_index}torch/torch-99.0%2Bcpu-py3-none-any.whl" in lock
+    built = scratch_make(scratch, "build-pylab", *settings)
+    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    assert installed_versions(docker_client, "torch", "six") == ["99.0+cpu", pins["six"]]
 
 
 def test_outdated_reports_newer_releases_from_the_index_of_pipproxy(scratch: Path, local_index: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -25,18 +26,34 @@ def test_cuda_build_selects_the_frameworks_cuda_extras() -> None:
     ]
 
 
-def test_cpu_build_takes_torch_from_the_cpu_index_and_leaves_the_rest() -> None:
+def test_cpu_build_takes_torch_from_the_cpu_index_alone_and_the_rest_from_the_default() -> None:
     rewritten = frameworks.rewrite(LIST, cuda=False, cuda_version="13", torch_cpu_index=CPU_INDEX)
-    assert rewritten.splitlines()[0] == f"--extra-index-url {CPU_INDEX}"
-    assert "jax>=0.5" in rewritten.splitlines()
-    assert "tensorflow" in rewritten.splitlines()
+    project = tomllib.loads(rewritten)
+    assert project["project"]["dependencies"] == ["jax>=0.5", "tensorflow", "numpy", "torch==2.15.0"]
+    assert project["tool"]["uv"]["sources"] == {"torch": {"index": "torch-cpu"}}
+    assert project["tool"]["uv"]["index"] == [{"name": "torch-cpu", "url": CPU_INDEX, "explicit": True}]
+    assert "--extra-index-url" not in rewritten  # that index would serve numpy too
+
+
+def test_every_torch_project_is_pinned_and_markers_survive_toml() -> None:
+    listed = 'torchvision>=0.20\ntorchaudio; python_version >= "3.10"\nsix\n'
+    project = tomllib.loads(frameworks.rewrite(listed, cuda=False, cuda_version="", torch_cpu_index=CPU_INDEX))
+    assert project["project"]["dependencies"] == ["torchvision>=0.20", 'torchaudio; python_version >= "3.10"', "six"]
+    assert set(project["tool"]["uv"]["sources"]) == {"torchvision", "torchaudio"}
+
+
+def test_a_list_that_gains_a_package_only_gains_a_line() -> None:
+    """Snapshots keep the big layer while the list only gains lines: so must its project form."""
+    before = frameworks.rewrite("torch\nsix\n", cuda=False, cuda_version="", torch_cpu_index=CPU_INDEX)
+    after = frameworks.rewrite("torch\nsix\nnumpy\n", cuda=False, cuda_version="", torch_cpu_index=CPU_INDEX)
+    assert set(before.splitlines()) <= set(after.splitlines())
+    assert len(after.splitlines()) == len(before.splitlines()) + 1
 
 
 def test_no_cpu_index_without_torch_or_without_an_index() -> None:
-    assert "--extra-index-url" not in frameworks.rewrite(
-        "numpy\n", cuda=False, cuda_version="13", torch_cpu_index=CPU_INDEX
-    )
-    assert "--extra-index-url" not in frameworks.rewrite("torch\n", cuda=False, cuda_version="13", torch_cpu_index="")
+    assert frameworks.rewrite("numpy\n", cuda=False, cuda_version="13", torch_cpu_index=CPU_INDEX) == "numpy\n"
+    assert frameworks.rewrite("torch\n", cuda=False, cuda_version="13", torch_cpu_index="") == "torch\n"
+    assert frameworks.rewrite("torch\n", cuda=True, cuda_version="13", torch_cpu_index=CPU_INDEX) == "torch\n"
 
 
 def test_existing_extras_are_kept() -> None:

@@ -5,6 +5,7 @@ Every problem is collected before anything is reported, so a user fixes a list i
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -70,6 +71,10 @@ LISTS = (
 LIST_BY_PATH = {package_list.path: package_list for package_list in LISTS}
 # The PyTorch projects that TORCH_CPU_INDEX serves for pylab's CPU build, and nothing else.
 TORCH_PROJECTS = frozenset({"torch", "torchvision", "torchaudio"})
+# How a list whose torch projects come from TORCH_CPU_INDEX is given to uv: as a project's
+# pyproject.toml, the one place where uv pins an index to named packages (uv pip ignores
+# `tool.uv.sources` in requirement files; an extra index would serve anything it carries).
+TORCH_PINNED_PROJECT_START = "[project]\n"
 PYTHON_LIST = "requirements.txt"
 R_LIST = "r_packages.txt"
 
@@ -306,6 +311,34 @@ def check_lists(root: Path, paths: Iterable[str] | None = None, allow_direct_url
         problems.extend(CHECKS[package_list.kind](entries, allow_direct_urls))
     if problems:
         raise ListError(problems)
+
+
+def requirement_name(requirement: str) -> str:
+    """The canonical project name a requirement line starts with ('' when none)."""
+    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
+    return canonical_name(match[0]) if match else ""
+
+
+def torch_pinned_project(requirements: list[str], index: str) -> str | None:
+    """The requirements as a pyproject.toml whose torch projects come from `index` alone and every
+    other package from the default index; None when they name no torch project.
+
+    One requirement a line, so that a list that only gains packages only gains lines (snapshots).
+    """
+    pinned = sorted({requirement_name(requirement) for requirement in requirements} & TORCH_PROJECTS)
+    if not pinned:
+        return None
+
+    def toml_string(text: str) -> str:  # JSON's escapes are TOML's; non-ASCII stays as it is
+        return json.dumps(text, ensure_ascii=False)
+
+    return (
+        f'{TORCH_PINNED_PROJECT_START}name = "pyrlab-packages"\nversion = "0"\ndependencies = [\n'
+        + "".join(f"    {toml_string(requirement)},\n" for requirement in requirements)
+        + "]\n\n[tool.uv.sources]\n"
+        + "".join(f'{name} = {{ index = "torch-cpu" }}\n' for name in pinned)
+        + f'\n[[tool.uv.index]]\nname = "torch-cpu"\nurl = {toml_string(index)}\nexplicit = true\n'
+    )
 
 
 def refresh_snapshot(path: Path, snapshot: Path) -> bool:

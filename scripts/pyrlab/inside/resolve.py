@@ -26,7 +26,13 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from pyrlab.inside.lists import LIST_BY_PATH, TORCH_PROJECTS, Entry, canonical_name, read_entries
+from pyrlab.inside.lists import (
+    LIST_BY_PATH,
+    Entry,
+    read_entries,
+    requirement_name,
+    torch_pinned_project,
+)
 from pyrlab.inside.lockfile import LOCKS
 from pyrlab.inside.rdeb import apt_package_names
 from pyrlab.inside.rsource import Repositories, SourceError, UnknownRNames, fetch, make_plan, read_repositories
@@ -193,28 +199,16 @@ def uv_command(work: Path) -> list[str]:
     return command
 
 
-def project_name(requirement: str) -> str:
-    match = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", requirement)
-    return canonical_name(match[0]) if match else ""
-
-
-def torch_pinned_project(work: Path, sources: tuple[str, ...], index: str) -> Path | None:
+def torch_pinned_project_file(work: Path, sources: tuple[str, ...], index: str) -> Path | None:
     """For pylab's CPU build: the lists as a project whose torch projects come from the CPU index
     alone (uv's index pinning); every other package from the default index. None without torch."""
-    dependencies = [entry.text for source in sources for entry in read_entries(SRC / source)]
-    pinned = sorted({project_name(requirement) for requirement in dependencies} & TORCH_PROJECTS)
-    if not pinned:
+    requirements = [entry.text for source in sources for entry in read_entries(SRC / source)]
+    text = torch_pinned_project(requirements, index)
+    if text is None:
         return None
     project = work / "project" / "pyproject.toml"
     project.parent.mkdir(parents=True, exist_ok=True)
-    project.write_text(
-        '[project]\nname = "pyrlab-lock"\nversion = "0"\n'
-        f"dependencies = [{', '.join(json.dumps(requirement) for requirement in dependencies)}]\n\n"
-        "[tool.uv.sources]\n"
-        + "".join(f'{name} = {{ index = "torch-cpu" }}\n' for name in pinned)
-        + f'\n[[tool.uv.index]]\nname = "torch-cpu"\nurl = {json.dumps(index)}\nexplicit = true\n',
-        encoding="utf-8",
-    )
+    project.write_text(text, encoding="utf-8")
     return project
 
 
@@ -242,7 +236,7 @@ def direct_urls(lock: str, index: str) -> str:
     for number, block in enumerate(blocks):
         if f"# from {index.rstrip('/')}" not in block:  # uv's annotation of the index it took
             continue
-        name = project_name(block)
+        name = requirement_name(block)
         hashes = set(re.findall(r"--hash=sha256:([0-9a-f]{64})", block))
         page_url = f"{index.rstrip('/')}/{name}/"
         if not page_url.startswith(("http://", "https://")):
@@ -279,7 +273,7 @@ def resolve_python(work: Path) -> dict[str, str]:
             output.write_text("".join(python_locks.values()), encoding="utf-8")
         command = uv_command(work)
         torch_index = os.environ.get("TORCH_INDEX", "") if LIST_BY_PATH[spec.list].frameworks else ""
-        project = torch_pinned_project(work, spec.sources, torch_index) if torch_index else None
+        project = torch_pinned_project_file(work, spec.sources, torch_index) if torch_index else None
         inputs = [str(project), "--emit-index-annotation"] if project else list(spec.sources)
         log(f"resolving {' + '.join(spec.sources)} with uv" + (f" (PyTorch from {torch_index})" if project else ""))
         result = subprocess.run(
