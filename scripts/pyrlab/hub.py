@@ -8,13 +8,11 @@ environment make exports (HUB_*); each is checked here before anything starts.
 from __future__ import annotations
 
 import json
-import os
 import ssl
 import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,18 +22,16 @@ from pyrlab.lab import (
     LabError,
     answer_status,
     bind_mount,
-    check_mountable,
     check_private,
     is_loopback,
     prepare_config_dir,
 )
-from pyrlab.settings import SettingError
+from pyrlab.settings import HubSettings
 
 HUB_LABEL = "pyrlab.hub"
 USER_LABEL = "pyrlab.hub.user"
 GPU_LABEL = "pyrlab.hub.gpus"
 DOCKER_SOCKET = "/var/run/docker.sock"
-AUTHENTICATORS = ("native", "github", "gitlab", "generic")
 # Inside the hub: the admin's DOCKER folder, read-only (ssl/ for HTTPS, hub/oauth.json for OAuth).
 CONFIG_IN_HUB = "/srv/pyrlab-config"
 # What `make hub-status` runs in the hub: each user's last activity, with the status service's token.
@@ -46,84 +42,6 @@ request = urllib.request.Request('http://127.0.0.1:8081/hub/api/users', headers=
 users = json.load(urllib.request.urlopen(request, timeout=10))
 print(json.dumps({user['name']: user['last_activity'] for user in users}))
 """
-
-
-@dataclass(frozen=True)
-class HubSettings:
-    """The team server's settings, from the environment make exports."""
-
-    bind: str
-    port: int
-    data: Path
-    homes: Path
-    shared: str
-    admin: str
-    images: str
-    mem_limit: str
-    cpu_limit: str
-    idle_timeout: int
-    uid_base: int
-    gpu_pool: str
-    gpus_per_user: int
-    auth: str
-    config: Path
-
-    @property
-    def https(self) -> bool:
-        return (self.config / "ssl" / "cert.pem").is_file() and (self.config / "ssl" / "key.pem").is_file()
-
-    @property
-    def name(self) -> str:
-        """The hub's container and network: one hub per port."""
-        return f"pyrlab-hub-{self.port}"
-
-    @property
-    def url(self) -> str:
-        host = "127.0.0.1" if self.bind in ("0.0.0.0", "") else self.bind  # noqa: S104 - a comparison
-        return f"{'https' if self.https else 'http'}://{host}:{self.port}/hub/"
-
-    @classmethod
-    def from_environment(cls) -> HubSettings:
-        def number(variable: str, default: str) -> int:
-            text = os.environ.get(variable, default)
-            if not text.isdigit():
-                raise SettingError(f"{variable}={text}: give a whole number, e.g. {variable}={default}")
-            return int(text)
-
-        def folder(variable: str) -> Path:
-            text = os.environ.get(variable, "")
-            if not text:
-                raise SettingError(f"{variable} is not set: give a folder, e.g. `make hub {variable}=/srv/pyrlab`")
-            path = Path(text).expanduser().absolute()
-            check_mountable(path, variable)
-            return path
-
-        admin = os.environ.get("HUB_ADMIN", "")
-        if not admin:
-            raise SettingError("HUB_ADMIN is not set: name the admin who authorizes sign-ups, e.g. HUB_ADMIN=alice")
-        auth = os.environ.get("HUB_AUTH", "native")
-        if auth not in AUTHENTICATORS:
-            raise SettingError(f"HUB_AUTH={auth}: use one of {', '.join(AUTHENTICATORS)}")
-        images = os.environ.get("HUB_IMAGES", "")
-        if not images or any("=" not in item for item in images.split(",")):
-            raise SettingError(f"HUB_IMAGES={images}: give name=image pairs, e.g. HUB_IMAGES=pylab=pylab:latest")
-        return cls(
-            bind=os.environ.get("HUB_BIND", "127.0.0.1"),
-            port=number("HUB_PORT", "8000"),
-            data=folder("HUB_DATA"),
-            homes=folder("HUB_HOMES"),
-            shared=os.environ.get("HUB_SHARED", ""),
-            admin=admin,
-            images=images,
-            mem_limit=os.environ.get("HUB_MEM_LIMIT", ""),
-            cpu_limit=os.environ.get("HUB_CPU_LIMIT", ""),
-            idle_timeout=number("HUB_IDLE_TIMEOUT", "3600"),
-            uid_base=number("HUB_UID_BASE", "20000"),
-            gpu_pool=os.environ.get("GPU_POOL", ""),
-            gpus_per_user=number("GPUS_PER_USER", "1"),
-            auth=auth,
-            config=folder("DOCKER"),
-        )
 
 
 def image_references(settings: HubSettings) -> list[str]:

@@ -28,6 +28,7 @@ from pathlib import Path
 from pyrlab.engine import EngineError, container_logs, container_state, image_facts
 from pyrlab.engine import run as run_cli
 from pyrlab.inside.errors import UserError
+from pyrlab.settings import check_mountable
 
 HOME = "/home/jovyan"
 WORK_DIR = f"{HOME}/work"
@@ -338,15 +339,6 @@ def notebook_ids(notebooks: Path) -> tuple[int, int]:
         return os.getuid(), os.getgid()
     owner = notebooks.stat()
     return owner.st_uid, owner.st_gid
-
-
-def check_mountable(source: Path, variable: str) -> None:
-    """Docker's --mount reads one line: a path with a line break cannot be mounted."""
-    if "\n" in str(source) or "\r" in str(source):
-        raise LabError(
-            f"{variable} has a line break in its path ({str(source)!r}), which Docker cannot mount: "
-            f"rename the folder, or set {variable} to another one"
-        )
 
 
 def bind_mount(source: Path, target: str) -> str:

@@ -39,6 +39,22 @@ def _port(environment: Mapping[str, str], name: str, default: int) -> int:
     return int(text)
 
 
+def _number(environment: Mapping[str, str], name: str, default: int) -> int:
+    text = environment.get(name, str(default))
+    if not text.isdigit():
+        raise SettingError(f"{name}={text}: give a whole number, e.g. {name}={default}")
+    return int(text)
+
+
+def check_mountable(source: Path, name: str) -> None:
+    """Docker's --mount reads one line: a path with a line break cannot be mounted."""
+    if "\n" in str(source) or "\r" in str(source):
+        raise SettingError(
+            f"{name} has a line break in its path ({str(source)!r}), which Docker cannot mount: "
+            f"rename the folder, or set {name} to another one"
+        )
+
+
 @dataclass(frozen=True)
 class Settings:
     """The settings the commands read (the Makefile has the defaults and their documentation)."""
@@ -161,3 +177,79 @@ class Settings:
         if package_list_path == "requirements-gpu.txt" or self.cuda_install:
             return self.cuda_version
         return ""
+
+
+# The authenticators `make hub` offers (HUB_AUTH).
+AUTHENTICATORS = ("native", "github", "gitlab", "generic")
+
+
+@dataclass(frozen=True)
+class HubSettings:
+    """The team server's settings (HUB_*, GPU_POOL, GPUS_PER_USER, DOCKER), read when a hub command
+    runs: the hub's required ones (HUB_ADMIN, HUB_DATA, HUB_HOMES) are no concern of a build."""
+
+    bind: str
+    port: int
+    data: Path
+    homes: Path
+    shared: str
+    admin: str
+    images: str
+    mem_limit: str
+    cpu_limit: str
+    idle_timeout: int
+    uid_base: int
+    gpu_pool: str
+    gpus_per_user: int
+    auth: str
+    config: Path
+
+    @property
+    def https(self) -> bool:
+        return (self.config / "ssl" / "cert.pem").is_file() and (self.config / "ssl" / "key.pem").is_file()
+
+    @property
+    def name(self) -> str:
+        """The hub's container and network: one hub per port."""
+        return f"pyrlab-hub-{self.port}"
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.bind in ("0.0.0.0", "") else self.bind  # noqa: S104 - a comparison
+        return f"{'https' if self.https else 'http'}://{host}:{self.port}/hub/"
+
+    @classmethod
+    def from_environment(cls, environment: Mapping[str, str] | None = None) -> HubSettings:
+        env = os.environ if environment is None else environment
+
+        def folder(name: str) -> Path:
+            text = env.get(name, "")
+            if not text:
+                raise SettingError(f"{name} is not set: give a folder, e.g. `make hub {name}=/srv/pyrlab`")
+            path = Path(text).expanduser().absolute()
+            check_mountable(path, name)
+            return path
+
+        admin = env.get("HUB_ADMIN", "")
+        if not admin:
+            raise SettingError("HUB_ADMIN is not set: name the admin who authorizes sign-ups, e.g. HUB_ADMIN=alice")
+        images = env.get("HUB_IMAGES", "")
+        if not images or any("=" not in item for item in images.split(",")):
+            raise SettingError(f"HUB_IMAGES={images}: give name=image pairs, e.g. HUB_IMAGES=pylab=pylab:latest")
+        return cls(
+            bind=env.get("HUB_BIND", "127.0.0.1"),
+            port=_port(env, "HUB_PORT", 8000),
+            data=folder("HUB_DATA"),
+            homes=folder("HUB_HOMES"),
+            shared=env.get("HUB_SHARED", ""),
+            admin=admin,
+            images=images,
+            mem_limit=env.get("HUB_MEM_LIMIT", ""),
+            cpu_limit=env.get("HUB_CPU_LIMIT", ""),
+            idle_timeout=_number(env, "HUB_IDLE_TIMEOUT", 3600),
+            uid_base=_number(env, "HUB_UID_BASE", 20000),
+            gpu_pool=env.get("GPU_POOL", ""),
+            gpus_per_user=_number(env, "GPUS_PER_USER", 1),
+            auth=_choice(env, "HUB_AUTH", "native", AUTHENTICATORS),
+            config=folder("DOCKER"),
+        )

@@ -10,9 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pyrlab.hub import HubSettings
 from pyrlab.lab import write_private
 from pyrlab.registry import RegistryError
+from pyrlab.settings import HubSettings
 
 # KubeSpawner's defaults, which pyrlab's images are tested under (tests/cluster).
 NOTEBOOK_UID = 1000

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from pyrlab import lab
+from pyrlab.settings import SettingError, check_mountable
 
 
 def spec(tmp_path: Path, **changes: object) -> lab.LabSpec:
@@ -166,8 +167,8 @@ def test_bind_mount_keeps_quotes_colons_and_commas_in_one_path() -> None:
 
 
 def test_line_break_in_a_path_names_the_variable() -> None:
-    with pytest.raises(lab.LabError, match="NOTEBOOKS has a line break"):
-        lab.check_mountable(Path("/home/a/line\nbreak"), "NOTEBOOKS")
+    with pytest.raises(SettingError, match="NOTEBOOKS has a line break"):
+        check_mountable(Path("/home/a/line\nbreak"), "NOTEBOOKS")
 
 
 @pytest.mark.parametrize(("bind", "loopback"), [("127.0.0.1", True), ("::1", True), ("localhost", True),

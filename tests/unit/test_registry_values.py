@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from pyrlab import registry, z2jh
-from pyrlab.hub import HubSettings
+from pyrlab.settings import HubSettings
 
 DIGEST = "sha256:" + "a" * 64
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab.settings import SettingError, Settings
+from pyrlab.settings import HubSettings, SettingError, Settings
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,43 @@ def test_base_auto_says_what_it_chose_and_the_other_way() -> None:
     assert "BASE=python pulls it from a registry" in rootfs.base_choice()
     python = Settings.from_environment({"BASE": "auto", "CHAIN_BASE": "python"})
     assert python.base_choice().startswith("BASE=auto: the chain starts from python")
+
+
+HUB = {
+    "HUB_ADMIN": "alice",
+    "HUB_IMAGES": "pylab=pylab:latest",
+    "HUB_DATA": "/srv/d",
+    "HUB_HOMES": "/srv/h",
+    "DOCKER": "/srv/c",
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"HUB_ADMIN": ""}, "HUB_ADMIN is not set: name the admin"),
+        ({"HUB_DATA": ""}, "HUB_DATA is not set: give a folder, e.g. `make hub HUB_DATA=/srv/pyrlab`"),
+        ({"HUB_HOMES": "/srv/a\nb"}, "HUB_HOMES has a line break in its path"),
+        ({"HUB_IMAGES": "pylab"}, "HUB_IMAGES=pylab: give name=image pairs"),
+        ({"HUB_AUTH": "ldap"}, "HUB_AUTH=ldap: use HUB_AUTH=native or HUB_AUTH=github"),
+        ({"HUB_PORT": "80000"}, "HUB_PORT=80000: give a port number"),
+        ({"HUB_IDLE_TIMEOUT": "1h"}, "HUB_IDLE_TIMEOUT=1h: give a whole number"),
+    ],
+)
+def test_a_bad_hub_setting_is_named_with_its_fix(change: dict[str, str], message: str) -> None:
+    """The team server's settings are read by the same rules as the rest."""
+    with pytest.raises(SettingError, match=message.replace(".", r"\.")):
+        HubSettings.from_environment({**HUB, **change})
+
+
+def test_hub_defaults_match_the_makefile() -> None:
+    hub = HubSettings.from_environment(HUB)
+    assert (hub.bind, hub.port, hub.auth, hub.idle_timeout, hub.uid_base, hub.gpus_per_user) == (
+        "127.0.0.1",
+        8000,
+        "native",
+        3600,
+        20000,
+        1,
+    )
+    assert hub.url == "http://127.0.0.1:8000/hub/"
