@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,18 +80,23 @@ def new_tab(browser: Browser, url: str) -> LabPage:
     return tab
 
 
-def open_lab(browser: Browser, url: str) -> LabPage:
+def open_lab(browser: Browser, url: str, diagnose: Callable[[], str] | None = None) -> LabPage:
     """Open the URL `make pylab` printed and wait for JupyterLab's launcher. A page that never shows
-    it is loaded once more (a person would reload), with a warning that says what had failed."""
+    it is loaded once more (a person would reload), with a warning that says what had failed: the
+    failed requests, the page's console errors, and what `diagnose` adds (the lab's log)."""
     tab = new_tab(browser, url)
+    console: list[str] = []
+    tab.page.on("console", lambda message: console.append(message.text) if message.type == "error" else None)
     tab.page.goto(url)
     try:
         launcher(tab).first.wait_for()
     except PlaywrightTimeout:
         failed = tab.screenshot(Path("test-output/screenshots/launcher-not-shown.png"))
+        server = diagnose() if diagnose else ""
         warnings.warn(
             f"{url}: no launcher after {PAGE_TIMEOUT_MS / 1000:.0f} s (screenshot {failed}; failed requests: "
-            f"{tab.failures or 'none'}); loading it again",
+            f"{tab.failures or 'none'}; console errors: {console or 'none'}); loading it again"
+            + (f"\nthe lab's log:\n{server}" if server else ""),
             stacklevel=2,
         )
         tab.page.reload()

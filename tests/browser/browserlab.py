@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import docker
+from playwright.sync_api import Browser
 
 from makerun import REPO
+from pyrlab.browser import LabPage, open_lab
 
 SCREENSHOTS = REPO / "test-output" / "screenshots"
 NOTEBOOKS_OWNER = (4321, 4322)
@@ -88,3 +90,35 @@ def host_file_text(path: Path, timeout: float = 30) -> str:
         assert time.monotonic() < deadline, f"{path} did not appear"
         time.sleep(0.2)
     return path.read_text()
+
+
+# /proc/net/if_inet6: address, interface index, prefix length, scope, flags, name; the flag of an
+# address still in duplicate address detection (IFA_F_TENTATIVE).
+TENTATIVE = 0x40
+
+
+def wait_for_settled_addresses(timeout: float = 5.0) -> None:
+    """Wait until no IPv6 address of the host is still tentative.
+
+    A container's new veth gets its link-local address a second or two after the container starts,
+    and Chromium fails every request in flight when an address appears (net::ERR_NETWORK_CHANGED):
+    a lab page loaded in that moment misses scripts. A person opens the URL later than a test does.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        rows = Path("/proc/net/if_inet6").read_text().splitlines() if Path("/proc/net/if_inet6").exists() else []
+        if not any(int(row.split()[4], 16) & TENTATIVE for row in rows if len(row.split()) >= 6):
+            return
+        time.sleep(0.1)
+
+
+def open_made_lab(browser: Browser, lab: MadeLab) -> LabPage:
+    """open_lab once the host's addresses have settled, with the lab's last log lines in its warning
+    when the page needs a reload."""
+    wait_for_settled_addresses()
+
+    def lab_log() -> str:
+        logs: bytes = docker.from_env(version="auto").containers.get(lab.name).logs(tail=60)
+        return logs.decode(errors="replace")
+
+    return open_lab(browser, lab.url, diagnose=lab_log)

@@ -6,8 +6,8 @@ from typing import Any
 
 from playwright.sync_api import Browser
 
-from browserlab import SCREENSHOTS, MadeLab
-from pyrlab.browser import launcher, new_tab, open_lab
+from browserlab import SCREENSHOTS, MadeLab, open_made_lab
+from pyrlab.browser import launcher, new_tab
 
 PASSWORD = "correct horse battery"
 
@@ -33,7 +33,7 @@ def test_password_form_accepts_the_password_and_refuses_another(browser: Browser
 def test_gen_cert_https_url_opens(browser: Browser, start_lab: Any) -> None:
     pylab: MadeLab = start_lab("pylab", "DOCKER_ARGS=-e GEN_CERT=yes")
     assert pylab.url.startswith("https://")
-    tab = open_lab(browser, pylab.url)  # the self-signed certificate is accepted in this test only
+    tab = open_made_lab(browser, pylab)  # the self-signed certificate is accepted in this test only
     assert launcher(tab, "Notebook").count() == 1
     assert tab.foreign_requests() == []
     tab.page.context.close()

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser
 
-from browserlab import SCREENSHOTS, MadeLab, host_file_text, owner_ids
-from pyrlab.browser import LabPage, launcher, new_notebook, open_lab, run_cell
+from browserlab import SCREENSHOTS, MadeLab, host_file_text, open_made_lab, owner_ids
+from pyrlab.browser import LabPage, launcher, new_notebook, run_cell
 
 PYTHON = "Python 3 (ipykernel)"
 
@@ -24,7 +24,7 @@ def pylab(start_lab: Any) -> MadeLab:
 @pytest.fixture(scope="module")
 def notebook(browser: Browser, pylab: MadeLab) -> Iterator[LabPage]:
     """One tab with a new Python notebook, shared by the scenarios that run cells."""
-    tab = open_lab(browser, pylab.url)
+    tab = open_made_lab(browser, pylab)
     new_notebook(tab, PYTHON)
     yield tab
     assert tab.foreign_requests() == []
@@ -32,7 +32,7 @@ def notebook(browser: Browser, pylab: MadeLab) -> Iterator[LabPage]:
 
 
 def test_printed_url_opens_the_lab_with_the_python_kernel_only(browser: Browser, pylab: MadeLab) -> None:
-    tab = open_lab(browser, pylab.url)
+    tab = open_made_lab(browser, pylab)
     assert launcher(tab, "Notebook").all_inner_texts() == [PYTHON]
     assert tab.page.get_by_text("official Jupyter news").count() == 0  # offline: nothing to ask about
     tab.screenshot(SCREENSHOTS / "pylab-launcher.png")
@@ -64,7 +64,7 @@ def test_tensorboard_opens_through_jupyter(browser: Browser, pylab: MadeLab, not
         "import subprocess\nboard = subprocess.Popen(['tensorboard', '--logdir', '/tmp/tb', '--port', '6006'])\n"
         "print('started')",
     ).get_by_text("started").wait_for()
-    tab = open_lab(browser, pylab.url)  # the token's URL once: then the session's cookie does
+    tab = open_made_lab(browser, pylab)  # the token's URL once: then the session's cookie does
     for _ in range(60):  # TensorBoard takes a few seconds to listen
         answer = tab.page.goto(f"{pylab.origin}/proxy/6006/")
         if answer is not None and answer.status == 200:
@@ -84,7 +84,7 @@ def test_dtale_opens_from_its_url(browser: Browser, pylab: MadeLab, notebook: La
     )
     output.get_by_text("/proxy/40000/").wait_for()
     main_url = output.inner_text().strip()
-    tab = open_lab(browser, pylab.url)
+    tab = open_made_lab(browser, pylab)
     tab.page.goto(f"{pylab.origin}{main_url}")
     tab.page.get_by_text("4242").first.wait_for()
     tab.screenshot(SCREENSHOTS / "pylab-dtale.png")
@@ -93,7 +93,7 @@ def test_dtale_opens_from_its_url(browser: Browser, pylab: MadeLab, notebook: La
 
 
 def test_terminal_runs_as_the_notebook_user(browser: Browser, pylab: MadeLab) -> None:
-    tab = open_lab(browser, pylab.url)
+    tab = open_made_lab(browser, pylab)
     launcher(tab, "Other").filter(has_text="Terminal").click()
     terminal = tab.page.locator(".jp-Terminal .xterm-helper-textarea")
     terminal.wait_for(state="attached")

@@ -6,13 +6,13 @@ from typing import Any
 
 from playwright.sync_api import Browser
 
-from browserlab import SCREENSHOTS, MadeLab
-from pyrlab.browser import launcher, new_notebook, open_lab, run_cell
+from browserlab import SCREENSHOTS, MadeLab, open_made_lab
+from pyrlab.browser import launcher, new_notebook, run_cell
 
 
 def test_r_notebook_draws_a_ggplot(browser: Browser, start_lab: Any) -> None:
     rlab: MadeLab = start_lab("rlab")
-    tab = open_lab(browser, rlab.url)
+    tab = open_made_lab(browser, rlab)
     assert sorted(launcher(tab, "Notebook").all_inner_texts()) == ["Python 3 (ipykernel)", "R"]
     new_notebook(tab, "R")
     output = run_cell(
