@@ -74,3 +74,25 @@ def run_cell(lab: Lab) -> Callable[[str, str], CellResult]:
         return CellResult(result["status"], result["output"])
 
     return run
+
+
+@pytest.fixture(scope="session")
+def image_cuda_version(docker_client: Any, image: str) -> str:
+    """The CUDA major version of pylab's CUDA build (PYRLAB_CUDA_VERSION); empty for every other image."""
+    entries = docker_client.images.get(image).attrs["Config"]["Env"]
+    return str(dict(entry.split("=", 1) for entry in entries).get("PYRLAB_CUDA_VERSION", ""))
+
+
+@pytest.fixture
+def cuda_version(image_cuda_version: str) -> str:
+    """For a test of the CUDA build: its CUDA version; skipped on any other image."""
+    if not image_cuda_version:
+        pytest.skip("a test of pylab's CUDA build (CUDA_INSTALL=yes); this image has no CUDA")
+    return image_cuda_version
+
+
+@pytest.fixture
+def without_cuda(image_cuda_version: str) -> None:
+    """For a test of an image without CUDA; skipped on pylab's CUDA build."""
+    if image_cuda_version:
+        pytest.skip(f"a test of the images without CUDA; this is pylab's CUDA {image_cuda_version} build")

@@ -36,26 +36,20 @@ print(torch.cuda.get_device_name(0), (a @ a).cpu().tolist())
 """
 
 
-@pytest.fixture(scope="module")
-def cuda_version(docker_client: Any, image: str) -> str:
-    """The CUDA major version of a CUDA build; empty for the default build."""
-    entries = docker_client.images.get(image).attrs["Config"]["Env"]
-    return str(dict(entry.split("=", 1) for entry in entries).get("PYRLAB_CUDA_VERSION", ""))
-
-
 def host_has_gpu() -> bool:
     return Path("/dev/nvidiactl").exists() and shutil.which("nvidia-smi") is not None
 
 
 def test_cuda_libraries_load_without_ld_library_path(host: Any, cuda_version: str) -> None:
-    if not cuda_version:
-        assert "libcublas" not in host.check_output("/sbin/ldconfig -p")
-        return
     libraries = LIBRARIES[cuda_version]
     assert host.check_output("python -c %s " + " ".join(["%s"] * len(libraries)), LOAD, *libraries) == (
         f"loaded {len(libraries)}"
     )
     assert not host.environment().get("LD_LIBRARY_PATH")
+
+
+def test_the_default_build_links_no_cuda_library(host: Any, without_cuda: None) -> None:
+    assert "libcublas" not in host.check_output("/sbin/ldconfig -p")
 
 
 NVIDIA_WHEELS = """
@@ -67,48 +61,58 @@ for d in metadata.distributions():
 """
 
 
+def nvidia_wheels(host: Any) -> dict[str, str]:
+    return dict(line.split() for line in host.check_output("python -c %s", NVIDIA_WHEELS).splitlines())
+
+
 def test_one_cuda_of_the_chosen_version(host: Any, cuda_version: str) -> None:
     """The frameworks and the toolkit share NVIDIA's libraries of CUDA_VERSION: no second CUDA."""
-    wheels = dict(line.split() for line in host.check_output("python -c %s", NVIDIA_WHEELS).splitlines())
-    if not cuda_version:
-        assert wheels == {}
-        return
+    wheels = nvidia_wheels(host)
     assert wheels["cuda-toolkit"].startswith(f"{cuda_version}.")
     others = [name for name in wheels if re.search(r"-cu\d+$", name) and not name.endswith(f"-cu{cuda_version}")]
     assert others == []
 
 
+def test_the_default_build_has_no_nvidia_wheel(host: Any, without_cuda: None) -> None:
+    assert nvidia_wheels(host) == {}
+
+
 def test_ptxas_and_nvcc_are_on_the_path(host: Any, cuda_version: str) -> None:
-    if not cuda_version:
-        assert not host.exists("ptxas")
-        return
     assert f"release {cuda_version}." in host.check_output("ptxas --version")
     assert f"release {cuda_version}." in host.check_output("nvcc --version")
 
 
+def test_the_default_build_has_no_ptxas(host: Any, without_cuda: None) -> None:
+    assert not host.exists("ptxas")
+
+
 def test_nvidia_runtime_variables(host: Any, cuda_version: str) -> None:
     environment = host.environment()
-    if not cuda_version:
-        assert "NVIDIA_VISIBLE_DEVICES" not in environment
-        return
     assert environment["NVIDIA_VISIBLE_DEVICES"] == "all"
     assert "compute" in environment["NVIDIA_DRIVER_CAPABILITIES"].split(",")
+
+
+def test_the_default_build_asks_the_nvidia_runtime_for_nothing(host: Any, without_cuda: None) -> None:
+    assert "NVIDIA_VISIBLE_DEVICES" not in host.environment()
 
 
 def test_gpu_framework_reports_its_cuda_and_computes_on_the_cpu(
     run_cell: Callable[[str, str], CellResult], cuda_version: str
 ) -> None:
-    if not cuda_version:
-        result = run_cell("python3", "import importlib.util; print(importlib.util.find_spec('torch'))")
-        assert result.status == "ok"
-        assert result.output.strip() == "None"  # requirements-gpu.txt is for the CUDA build only
-        return
     assert "torch" in GPU_REQUIREMENTS
     result = run_cell("python3", TORCH_ON_CPU)
     assert result.status == "ok", result.output
     reported, product = result.output.split(" ", 1)
     assert reported.startswith(f"{cuda_version}.")
     assert product.strip() == "[[7.0, 10.0], [15.0, 22.0]]"
+
+
+def test_the_default_build_installs_no_gpu_requirements(
+    run_cell: Callable[[str, str], CellResult], without_cuda: None
+) -> None:
+    result = run_cell("python3", "import importlib.util; print(importlib.util.find_spec('torch'))")
+    assert result.status == "ok"
+    assert result.output.strip() == "None"  # requirements-gpu.txt is for the CUDA build only
 
 
 @pytest.mark.skipif(not host_has_gpu(), reason="no NVIDIA GPU on this host")

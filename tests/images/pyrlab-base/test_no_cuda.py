@@ -17,14 +17,15 @@ def image_env(docker_client: Any, image: str) -> dict[str, str]:
     return dict(entry.split("=", 1) for entry in entries)
 
 
-def test_only_pylabs_cuda_build_has_cuda(host: Any, docker_client: Any, image: str) -> None:
+def test_an_image_without_cuda_has_no_nvidia_wheel_or_library(
+    host: Any, docker_client: Any, image: str, without_cuda: None
+) -> None:
     env = image_env(docker_client, image)
-    wheels = host.check_output("python -c %s", NVIDIA_WHEELS).split()
-    linked = host.check_output("/sbin/ldconfig -p")
-    if "PYRLAB_CUDA_VERSION" in env:
-        assert env["PYRLAB_IMAGE"] == "pylab"
-        assert wheels
-    else:
-        assert wheels == []
-        assert "libcudart" not in linked
-        assert "NVIDIA_VISIBLE_DEVICES" not in env
+    assert host.check_output("python -c %s", NVIDIA_WHEELS).split() == []
+    assert "libcudart" not in host.check_output("/sbin/ldconfig -p")
+    assert "NVIDIA_VISIBLE_DEVICES" not in env
+
+
+def test_the_cuda_build_is_pylabs(host: Any, docker_client: Any, image: str, cuda_version: str) -> None:
+    assert image_env(docker_client, image)["PYRLAB_IMAGE"] == "pylab"
+    assert host.check_output("python -c %s", NVIDIA_WHEELS).split()
