@@ -26,6 +26,13 @@ def run(cli: str, *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
+def run_showing_progress(cli: str, *args: str, stdin: str = "") -> str | None:
+    """Run the container CLI with its standard error on the terminal (a long job's progress and
+    its own error message) and return its standard output, or None when it failed."""
+    result = subprocess.run([cli, *args], input=stdin, stdout=subprocess.PIPE, text=True, check=False)
+    return result.stdout if result.returncode == 0 else None
+
+
 def succeeds(cli: str, *args: str) -> bool:
     """Whether the command succeeds: for questions such as "does this network exist"."""
     result = subprocess.run([cli, *args], capture_output=True, text=True, check=False)

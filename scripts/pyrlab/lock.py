@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyrlab.engine import image_facts
+from pyrlab.engine import image_facts, run_showing_progress
 from pyrlab.engine import run as run_cli
 from pyrlab.inside.errors import UserError
 from pyrlab.inside.lists import check_lists
@@ -34,7 +33,7 @@ class Resolver:
     torch_index: str = ""  # TORCH_CPU_INDEX: pylab's lock takes the torch projects from it, and nothing else
 
     def command(self, root: Path, mode: str, upgrade: bool = False) -> list[str]:
-        command = [self.cli, "run", "--rm", "--interactive", "--user", "root", "--network", self.network]
+        command = ["run", "--rm", "--interactive", "--user", "root", "--network", self.network]
         command += ["--volume", f"{root.absolute()}:/src:ro", "--env", "PYTHONPATH=/src/scripts"]
         command += ["--env", "PYTHONDONTWRITEBYTECODE=1", "--env", f"UPGRADE={'yes' if upgrade else 'no'}"]
         command += ["--env", f"APT_PROXY={self.apt_proxy}", "--env", f"PIP_INDEX={self.pip_index}"]
@@ -47,12 +46,10 @@ class Resolver:
         """Run the resolver; its progress reaches the terminal, its JSON answer is returned."""
         if image_facts(self.cli, self.image) is None:
             raise LockError(f"the base image {self.image} is not here: run `make build` (or `make rootfs`) first")
-        result = subprocess.run(
-            self.command(root, mode, upgrade), input=stdin, stdout=subprocess.PIPE, text=True, check=False
-        )
-        if result.returncode != 0:
+        answer = run_showing_progress(self.cli, *self.command(root, mode, upgrade), stdin=stdin)
+        if answer is None:
             raise LockError(f"resolving in {self.image} failed (its message is above)")
-        return json.loads(result.stdout)
+        return json.loads(answer)
 
 
 def debian_lock_body(versions: dict[str, str], notes: dict[str, str]) -> str:

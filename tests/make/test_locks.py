@@ -183,6 +183,9 @@ def test_unlocked_pylab_takes_only_torch_from_the_cpu_index(scratch: Path, tmp_p
     write_wheel(index_folder / "cpu", "torch", "99.0+cpu")
     small_lists(scratch)
     (scratch / "requirements.txt").write_text("pyrlabprobe\ntorch\n")
+    # The parents come from PyPI as usual (the local index has only the test's packages).
+    parents = scratch_make(scratch, "build-pyrlab-base")
+    assert parents.returncode == 0, parents.stdout[-3000:] + parents.stderr[-3000:]
     with serving(functools.partial(QuietFiles, directory=str(index_folder))) as url:  # type: ignore[arg-type]
         settings = [f"PIPPROXY={url}", f"TORCH_CPU_INDEX={url}/cpu/", "BUILD_NETWORK=host"]
         built = scratch_make(scratch, "build-pylab", *settings)
