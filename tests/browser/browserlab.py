@@ -74,7 +74,13 @@ def watch_network(client: Any, name: str, lab: MadeLab, stop: threading.Event) -
         except docker.errors.NotFound:
             time.sleep(0.05)
             continue
-        for local, remote, state in connections(container):
+        try:
+            rows = connections(container)
+        except docker.errors.APIError as error:
+            if error.status_code != 409:  # 409: created and not started yet, or stopped: look again
+                raise
+            rows = []
+        for local, remote, state in rows:
             if is_outbound(local, remote, state, 8888):
                 lab.outbound.add(f"{local} -> {remote} ({state})")
         time.sleep(0.1)
