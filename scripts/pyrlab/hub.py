@@ -8,17 +8,15 @@ environment make exports (HUB_*); each is checked here before anything starts.
 from __future__ import annotations
 
 import json
-import ssl
 import sys
 import time
-import urllib.error
-import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pyrlab.engine import container_state, succeeds
 from pyrlab.engine import run as run_cli
 from pyrlab.lab import (
+    NO_ANSWER,
     LabError,
     answer_status,
     bind_mount,
@@ -79,7 +77,7 @@ def wait_until_answering(cli: str, settings: HubSettings, timeout: float = 90.0)
         try:
             if answer_status(health, {}, timeout=2) == 200:
                 return
-        except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
+        except NO_ANSWER:
             pass  # not listening yet
         if container_state(cli, settings.name) != "running":
             break

@@ -286,8 +286,13 @@ def own_certificate_context() -> ssl.SSLContext:
     return context
 
 
+# What answer_status raises when nothing answers (yet): refused, reset, timed out, a TLS handshake
+# with a server that speaks plain HTTP.
+NO_ANSWER = (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError)
+
+
 def answer_status(url: str, headers: dict[str, str], timeout: float) -> int:
-    """The HTTP status a server of ours answers a GET with; URLError and its kin when none."""
+    """The HTTP status a server of ours answers a GET with; one of NO_ANSWER when none."""
     request = urllib.request.Request(url, headers=headers)  # noqa: S310 - http(s) to a lab or the hub
     context = own_certificate_context() if url.startswith("https:") else None
     try:
@@ -314,7 +319,7 @@ def wait_until_ready(spec: LabSpec, token: str, timeout: float) -> str:
             try:
                 if answer_status(url, headers, timeout=2) == 200:
                     return scheme
-            except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError):
+            except NO_ANSWER:
                 pass  # not listening yet, or the other scheme: poll again below
         if time.monotonic() > next_state_check:  # `docker inspect` once a second, not at every poll
             state = container_state(spec.cli, spec.name)
@@ -438,10 +443,14 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
     return f"{url}?token={token}" if token else url
 
 
+def already_running(spec: LabSpec) -> LabError:
+    return LabError(f"{spec.name} is already running: `make status` shows its URL, `make {spec.lab}-stop` stops it")
+
+
 def refuse_running_lab(spec: LabSpec) -> None:
     """Fail when this lab is running already, with where to find it."""
     if container_state(spec.cli, spec.name) == "running":
-        raise LabError(f"{spec.name} is already running: `make status` shows its URL, `make {spec.lab}-stop` stops it")
+        raise already_running(spec)
 
 
 def run_container(spec: LabSpec) -> None:
@@ -457,8 +466,10 @@ def run_container(spec: LabSpec) -> None:
         failure = error
     if image_facts(spec.cli, spec.image) is None:
         raise LabError(f"image {spec.image} does not exist: run `make build` first") from failure
-    refuse_running_lab(spec)
-    if container_state(spec.cli, spec.name) is None:
+    state = container_state(spec.cli, spec.name)
+    if state == "running":
+        raise already_running(spec) from failure
+    if state is None:
         raise failure
     run_cli(spec.cli, "rm", spec.name)  # a stopped lab of the same name: replace it
     run_cli(spec.cli, *docker_run_args(spec))
@@ -470,7 +481,7 @@ def refuse_open_lab(spec: LabSpec, scheme: str) -> None:
     url = f"{scheme}://{spec.url_host}:{spec.jupyter.host_port}/api/status"
     try:
         answered = answer_status(url, {}, timeout=5)
-    except (urllib.error.URLError, ConnectionError, TimeoutError, ssl.SSLError) as error:
+    except NO_ANSWER as error:
         raise LabError(f"{url} did not answer after the lab started ({error}): see `make {spec.lab}-logs`") from error
     if answered != 403:
         stop(spec.cli, spec.name)
