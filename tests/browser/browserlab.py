@@ -98,8 +98,9 @@ def host_file_text(path: Path, timeout: float = 30) -> str:
     return path.read_text()
 
 
-# /proc/net/if_inet6: address, interface index, prefix length, scope, flags, name; the flag of an
-# address still in duplicate address detection (IFA_F_TENTATIVE).
+# The host's IPv6 addresses, a line each: address, interface index, prefix length, scope, flags,
+# name; the flag of an address still in duplicate address detection (IFA_F_TENTATIVE).
+IF_INET6 = Path("/proc/net/if_inet6")
 TENTATIVE = 0x40
 
 
@@ -112,8 +113,8 @@ def wait_for_settled_addresses(timeout: float = 5.0) -> None:
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        rows = Path("/proc/net/if_inet6").read_text().splitlines() if Path("/proc/net/if_inet6").exists() else []
-        if not any(int(row.split()[4], 16) & TENTATIVE for row in rows if len(row.split()) >= 6):
+        rows = [line.split() for line in IF_INET6.read_text().splitlines()] if IF_INET6.exists() else []
+        if not any(len(fields) >= 6 and int(fields[4], 16) & TENTATIVE for fields in rows):
             return
         time.sleep(0.1)
 

@@ -77,10 +77,16 @@ def run_cell(lab: Lab) -> Callable[[str, str], CellResult]:
 
 
 @pytest.fixture(scope="session")
-def image_cuda_version(docker_client: Any, image: str) -> str:
-    """The CUDA major version of pylab's CUDA build (PYRLAB_CUDA_VERSION); empty for every other image."""
+def image_environment(docker_client: Any, image: str) -> dict[str, str]:
+    """The variables the image sets (its ENV lines and its parents')."""
     entries = docker_client.images.get(image).attrs["Config"]["Env"]
-    return str(dict(entry.split("=", 1) for entry in entries).get("PYRLAB_CUDA_VERSION", ""))
+    return dict(str(entry).split("=", 1) for entry in entries)
+
+
+@pytest.fixture(scope="session")
+def image_cuda_version(image_environment: dict[str, str]) -> str:
+    """The CUDA major version of pylab's CUDA build (PYRLAB_CUDA_VERSION); empty for every other image."""
+    return image_environment.get("PYRLAB_CUDA_VERSION", "")
 
 
 @pytest.fixture

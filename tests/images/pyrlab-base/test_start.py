@@ -26,14 +26,6 @@ for cmdline in pathlib.Path('/proc').glob('[0-9]*/cmdline'):
 """
 
 
-def image_env(docker_client: Any, image: str, name: str) -> str:
-    for variable in docker_client.images.get(image).attrs["Config"]["Env"]:
-        key, _, value = str(variable).partition("=")
-        if key == name:
-            return value
-    raise AssertionError(f"{image} sets no {name}")
-
-
 def writable_folder(path: Path) -> Path:
     path.mkdir()
     path.chmod(0o777)
@@ -243,9 +235,11 @@ def test_arbitrary_uid_without_passwd_entry(docker_client: Any, image: str) -> N
         assert _answers(lab.url, lab.token)
 
 
-def test_env_file_reaches_kernels_and_stays_out_of_logs(docker_client: Any, image: str, tmp_path: Path) -> None:
+def test_env_file_reaches_kernels_and_stays_out_of_logs(
+    docker_client: Any, image: str, image_environment: dict[str, str], tmp_path: Path
+) -> None:
     config = writable_folder(tmp_path / "config")
-    name = image_env(docker_client, image, "PYRLAB_IMAGE")
+    name = image_environment["PYRLAB_IMAGE"]
     (config / f"{name}.env").write_text("# for the kernels\nTEAM_SECRET=s3cr3t-value-42\n")
     volumes = {str(config): {"bind": "/home/jovyan/.pyrlab", "mode": "rw"}}
     with started(docker_client, image, volumes=volumes, environment={"NB_UID": "4321"}, **AS_ROOT) as lab:
@@ -264,9 +258,11 @@ def test_env_file_reaches_kernels_and_stays_out_of_logs(docker_client: Any, imag
         assert "s3cr3t-value-42" not in json.dumps(lab.container.attrs)
 
 
-def test_rc_script_runs_at_start(docker_client: Any, image: str, tmp_path: Path) -> None:
+def test_rc_script_runs_at_start(
+    docker_client: Any, image: str, image_environment: dict[str, str], tmp_path: Path
+) -> None:
     config = writable_folder(tmp_path / "config")
-    name = image_env(docker_client, image, "PYRLAB_IMAGE")
+    name = image_environment["PYRLAB_IMAGE"]
     (config / f"{name}.sh").write_text("export PYRLAB_RC_RAN=yes\n")
     output = run_once(
         docker_client,
