@@ -74,6 +74,17 @@ def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
     checked(make("manifest", *running.settings))
     yield running
     checked(make("registry-stop", *running.settings))
+    forget_the_registrys_names(running)
+
+
+def forget_the_registrys_names(registry: Registry) -> None:
+    """Untag what the tests pushed and pulled under the registry's address: each run's registry has
+    a port of its own, and names left behind would pile up on a machine that runs the tests often."""
+    client = docker.from_env(version="auto")
+    for image in client.images.list():
+        for reference in image.tags + image.attrs.get("RepoDigests", []):
+            if reference.startswith(f"{registry.address}/"):
+                client.images.remove(reference)
 
 
 @pytest.fixture(scope="module")
