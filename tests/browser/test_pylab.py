@@ -85,7 +85,11 @@ def test_dtale_opens_from_its_url(browser: Browser, pylab: MadeLab, notebook: La
     output.get_by_text("/proxy/40000/").wait_for()
     main_url = output.inner_text().strip()
     tab = open_made_lab(browser, pylab)
-    tab.page.goto(f"{pylab.origin}{main_url}")
+    for _ in range(60):  # dtale.show returns before its server thread listens
+        answer = tab.page.goto(f"{pylab.origin}{main_url}")
+        if answer is not None and answer.status == 200:
+            break
+        tab.page.wait_for_timeout(500)
     tab.page.get_by_text("4242").first.wait_for()
     tab.screenshot(SCREENSHOTS / "pylab-dtale.png")
     assert tab.foreign_requests() == []

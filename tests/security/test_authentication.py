@@ -125,7 +125,15 @@ def network(docker_client: Any) -> Any:
 DTALE = """
 import dtale, dtale.app, pandas, time
 dtale.app.JUPYTER_SERVER_PROXY = True
+import socket
 shown = dtale.show(pandas.DataFrame({"answer": [4242]}), app_root="/proxy")
+# dtale.show can return before its server thread listens (Jupyter's proxy then answers 500).
+for _ in range(600):
+    try:
+        socket.create_connection(("127.0.0.1", 40000), timeout=1).close()
+        break
+    except OSError:
+        time.sleep(0.1)
 open("/tmp/dtale-url", "w").write(shown._main_url)
 time.sleep(600)
 """
@@ -144,7 +152,7 @@ def test_dtale_is_reached_through_jupyter_only(project: Project, docker_client: 
         assert main_url.startswith("/proxy/40000/"), main_url
         headers = {"Authorization": f"token {lab.token}"}
         page = requests.get(f"{lab.url}{main_url}", headers=headers, timeout=30)
-        assert page.status_code == 200, page.text[:500]
+        assert page.status_code == 200, page.text[-1500:]
         data = requests.get(f"{lab.url}/proxy/40000/dtale/data/1?ids=%5B%220-1%22%5D", headers=headers, timeout=30)
         assert data.status_code == 200, data.text[:500]
         assert "4242" in data.text, data.text[:500]
