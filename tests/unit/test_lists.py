@@ -174,3 +174,11 @@ def test_an_operator_without_a_version_is_named(tmp_path: Path) -> None:
     problems = lists.check_python_list(lists.read_entries(path))
     assert [problem.line for problem in problems] == [2]
     assert "operator without a version" in problems[0].message
+
+
+def test_an_operator_without_a_version_before_another_clause_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "requirements.txt", "six>=,<2\n")
+    problems = lists.check_python_list(lists.read_entries(path))
+    assert [problem.line for problem in problems] == [1]
+    assert "operator without a version (>=)" in problems[0].message
+    assert "'six==2.2'" in problems[0].fix

@@ -207,6 +207,35 @@ def check_debian_list(entries: list[Entry]) -> list[Problem]:
     return problems + _duplicates((entry, entry.text) for entry in entries)
 
 
+# An operator that ends its clause (`numpy===`, `six>=,<2`): older releases of packaging accept
+# some of these, newer ones refuse them all; either way the line is named the same.
+EMPTY_OPERATOR = re.compile(r"(===|==|!=|~=|<=|>=|<|>)\s*(?=[,)]|$)")
+PROJECT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def _operator_without_version(entry: Entry, name: str, operators: list[str]) -> Problem:
+    return Problem(
+        entry.path,
+        entry.line,
+        f"{entry.text!r} has an operator without a version ({', '.join(operators)})",
+        f"give the version, e.g. '{name}==2.2', or remove the operator",
+    )
+
+
+def _invalid_requirement(entry: Entry, error: str) -> Problem:
+    specifiers = entry.text.split(";", 1)[0]
+    name = PROJECT_NAME.match(specifiers)
+    empty = [match.group(1) for match in EMPTY_OPERATOR.finditer(specifiers)]
+    if name and empty and "@" not in specifiers:
+        return _operator_without_version(entry, name.group(1), empty)
+    return Problem(
+        entry.path,
+        entry.line,
+        f"{entry.text!r} is not a valid requirement ({error})",
+        "write a name with an optional version, e.g. 'numpy' or 'pandas>=2.2,<3'",
+    )
+
+
 def check_python_list(entries: list[Entry], allow_direct_urls: bool = False) -> list[Problem]:
     """PEP 508 requirements; the same project twice is an error even with other extras. A direct
     reference (`name @ URL`) is refused unless allowed: a lock cannot hash-check a moving URL."""
@@ -229,14 +258,7 @@ def check_python_list(entries: list[Entry], allow_direct_urls: bool = False) -> 
         try:
             requirement = Requirement(entry.text)
         except InvalidRequirement as error:
-            problems.append(
-                Problem(
-                    entry.path,
-                    entry.line,
-                    f"{entry.text!r} is not a valid requirement ({error})",
-                    "write a name with an optional version, e.g. 'numpy' or 'pandas>=2.2,<3'",
-                )
-            )
+            problems.append(_invalid_requirement(entry, str(error)))
             continue
         if requirement.url and not allow_direct_urls:
             problems.append(
@@ -251,14 +273,7 @@ def check_python_list(entries: list[Entry], allow_direct_urls: bool = False) -> 
             continue
         empty = [str(specifier) for specifier in requirement.specifier if not specifier.version]
         if empty:
-            problems.append(
-                Problem(
-                    entry.path,
-                    entry.line,
-                    f"{entry.text!r} has an operator without a version ({', '.join(empty)})",
-                    f"give the version, e.g. '{requirement.name}==2.2', or remove the operator",
-                )
-            )
+            problems.append(_operator_without_version(entry, requirement.name, empty))
             continue
         valid.append((entry, canonicalize_name(requirement.name)))
     return problems + _duplicates(valid)
