@@ -142,17 +142,21 @@ ref = $(IMAGE_PREFIX)$(1):latest$(call flavour,$(1))
 cuda_args = $(if $(filter $(CUDA_IMAGE),$(1)),--target $(if $(call flavour,$(1)),cuda --build-arg CUDA_VERSION=$(CUDA_VERSION),cpu))
 # BASE=python: the digest `make lock` pinned in base.lock (one line), else the tag.
 BASE_LOCK := $(strip $(file <base.lock))
-# BASE=auto is decided once a run, from what is on this machine: no registry is asked.
+# What the engine has, asked once a run: BASE=auto decided (no registry is asked), and one
+# `docker image ls` telling which names carry which ids (for the stamps below). Each question costs
+# about 0.03 s, so a run whose goals only start, stop or show a lab, which build nothing, skips both.
+LAB_GOALS := pylab rlab pylab-stop rlab-stop stop status pylab-logs rlab-logs pylab-shell rlab-shell password help
+ifneq ($(filter-out $(LAB_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 CHAIN_BASE := $(if $(filter auto,$(BASE)),$(shell $(CONTAINER_CLI) image inspect $(or $(BASE_LOCK),python:$(PYTHONBASE)) >/dev/null 2>&1 \
 	&& echo python || { command -v mmdebstrap >/dev/null && echo rootfs || echo python; }),$(BASE))
 export CHAIN_BASE
+IMAGE_IDS := $(shell $(CONTAINER_CLI) image ls --no-trunc --format '{{.Repository}}:{{.Tag}}={{.ID}}' 2>/dev/null)
+endif
 base_image = $(if $(filter rootfs,$(CHAIN_BASE)),$(ROOTFS_IMAGE),$(or $(BASE_LOCK),python:$(PYTHONBASE)))
 from_image = $(if $(filter BASE,$(call parent,$(1))),$(base_image),$(call ref,$(call parent,$(1))))
 # A stamp holds the id of the image it built; FORCE rebuilds when that image is gone or replaced.
-# One `docker image ls` per make run tells which names carry which ids.
 BUILD := .build
 stamped_ref = $(if $(filter rootfs,$(1)),$(ROOTFS_IMAGE),$(call ref,$(1)))
-IMAGE_IDS := $(shell $(CONTAINER_CLI) image ls --no-trunc --format '{{.Repository}}:{{.Tag}}={{.ID}}' 2>/dev/null)
 stale = $(if $(filter $(call stamped_ref,$(1))=$(strip $(file <$(BUILD)/$(1).id)),$(IMAGE_IDS)),,FORCE)
 parent_stamp = $(if $(filter BASE,$(call parent,$(1))),$(if $(filter rootfs,$(CHAIN_BASE)),$(BUILD)/rootfs.id),$(BUILD)/$(call parent,$(1)).id)
 

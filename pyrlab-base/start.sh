@@ -51,7 +51,7 @@ unset PYRLAB_AUTH
 run_hooks() {
     local folder=$1 hook status
     [[ -d $folder ]] || return 0
-    log "running the hooks in $folder as uid $(id -u)"
+    log "running the hooks in $folder as uid $EUID"
     for hook in "$folder"/*; do
         [[ -e $hook ]] || continue
         if [[ $hook == *.sh ]]; then
@@ -183,15 +183,15 @@ print_token() {
 # The identity files as the image made them, kept at the first start and put back at every
 # later one, so that a second start (a renamed user, other ids) begins from the same state.
 restore_identity_files() {
-    local saved=/var/lib/pyrlab/identity file
+    local saved=/var/lib/pyrlab/identity
     if [[ -d $saved ]]; then
-        for file in passwd group shadow gshadow; do cp -p "$saved/$file" "/etc/$file"; done
+        cp -p "$saved"/{passwd,group,shadow,gshadow} /etc/
     else
         # Copied whole, then renamed: a start stopped halfway leaves no partial copy.
         rm -rf "$saved.new"
-        mkdir -p "$(dirname "$saved")"
+        mkdir -p "${saved%/*}"
         mkdir -m 0700 "$saved.new"
-        for file in passwd group shadow gshadow; do cp -p "/etc/$file" "$saved.new/$file"; done
+        cp -p /etc/{passwd,group,shadow,gshadow} "$saved.new/"
         mv "$saved.new" "$saved"
     fi
     rm -f /etc/sudoers.d/pyrlab-grant-sudo
@@ -220,8 +220,6 @@ as_root() {
     elif ! getent group "$gid" >/dev/null; then
         groupadd --gid "$gid" "$user"
     fi
-    # `users` (gid 100) stays a group of the user: it owns the writable virtual environment.
-    gpasswd --add jovyan users >/dev/null
     local home=$IMAGE_HOME
     if [[ $user != jovyan ]]; then
         log "notebook user jovyan -> $user (home /home/$user, the same folder)"
@@ -304,13 +302,13 @@ https_arguments() {
 as_user() {
     local default_command=${PYRLAB_DEFAULT_COMMAND:-}
     unset PYRLAB_DEFAULT_COMMAND
-    if ! getent passwd "$(id -u)" >/dev/null; then
+    if ! getent passwd "$EUID" >/dev/null; then
         # An arbitrary uid with no passwd entry (docker run --user 12345): a home it can write.
         if [[ ! -w ${HOME:-/} ]]; then
-            HOME=/tmp/home-$(id -u)
+            HOME=/tmp/home-$EUID
             export HOME
             mkdir -p "$HOME"
-            log "uid $(id -u) has no passwd entry: HOME=$HOME"
+            log "uid $EUID has no passwd entry: HOME=$HOME"
         fi
     fi
     local root_stage=no
