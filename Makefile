@@ -264,15 +264,22 @@ manifest: $(TOOLS) ## write MANIFESTS/<image>.json and .md for every built image
 	$(foreach image,$(IMAGES),if $(CONTAINER_CLI) image inspect $(call ref,$(image)) >/dev/null 2>&1; then \
 		$(call write_manifest,$(image)); else echo "$(call ref,$(image)) is not built: no manifest"; fi;)
 
-# pyrlab's own commands need only the runtime tools; the tests and lint add theirs.
-$(TOOLS): scripts/requirements.txt
+# pyrlab's own commands need only the runtime tools; the tests and lint add theirs. Both at the
+# versions of scripts/constraints.txt.
+TOOLS_PIP := $(TOOLS_PY) -m pip install --quiet --disable-pip-version-check
+$(TOOLS): scripts/requirements.txt scripts/constraints.txt
 	python3 -m venv $(TOOLS_VENV)
-	$(TOOLS_PY) -m pip install --quiet --disable-pip-version-check --requirement scripts/requirements.txt
+	$(TOOLS_PIP) --requirement scripts/requirements.txt --constraint scripts/constraints.txt
 	printf '%s\n' "$(CURDIR)/scripts" > "$$($(TOOLS_PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')/pyrlab-scripts.pth"
 	touch $@
 $(TEST_TOOLS): tests/requirements.txt $(TOOLS)
-	$(TOOLS_PY) -m pip install --quiet --disable-pip-version-check --requirement tests/requirements.txt
+	$(TOOLS_PIP) --requirement tests/requirements.txt --constraint scripts/constraints.txt
 	touch $@
+.PHONY: tools-upgrade
+tools-upgrade: $(TEST_TOOLS) ## move pyrlab's own check and test tools to their newest releases and pin those in scripts/constraints.txt (then run make test)
+	$(TOOLS_PIP) --upgrade --requirement scripts/requirements.txt --requirement tests/requirements.txt
+	{ grep '^#' scripts/constraints.txt; $(TOOLS_PY) -m pip freeze --exclude-editable; } > scripts/constraints.txt.new
+	mv scripts/constraints.txt.new scripts/constraints.txt
 
 ##@ Build caches (apt-cacher-ng and devpi-server on 127.0.0.1, for fast and offline-friendly builds)
 .PHONY: proxies proxies-stop
@@ -361,7 +368,7 @@ lint: $(TEST_TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/mypy tests/registry tests/cluster/test_kubespawner.py
 	$(TOOLS_VENV)/bin/mypy tests/rsources
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed: apt-get install shellcheck" >&2; exit 1; }
-	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/add-ca-certs pyrlab-base/build-ca \
+	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/venv-install pyrlab-base/add-ca-certs pyrlab-base/build-ca \
 		pyrlab-base/record-debian-archive proxies/serve .ci/run
 
 test-unit: $(TEST_TOOLS) ## unit tests of scripts/ (no Docker)

@@ -12,7 +12,7 @@ from typing import Any
 
 from pyrlab import engine
 
-MARKERS = ("apt-install", "uv-install", "add-ca-certs", "/usr/local/sbin/build-ca", "pyrlab")
+MARKERS = ("apt-install", "uv-install", "venv-install", "add-ca-certs", "/usr/local/sbin/build-ca", "pyrlab")
 
 
 def in_use(record: dict[str, Any]) -> bool:

@@ -26,10 +26,11 @@ INSTALL = BUILD / "install"
 SNAPSHOTS = BUILD / "snapshots"
 R_REPOS_FILE = INSTALL / "r_repos.txt"
 R_REPOS_COPIES = BUILD / "r-repos"
-# The helpers the builds bind-mount from pyrlab-base/ (apt-install, uv-install, the CA's).
+# The helpers the builds bind-mount from pyrlab-base/ (apt-install, uv-install, venv-install, the CA's).
 BUILD_HELPERS = (
     "pyrlab-base/apt-install",
     "pyrlab-base/uv-install",
+    "pyrlab-base/venv-install",
     "pyrlab-base/build-ca",
     "pyrlab-base/add-ca-certs",
 )

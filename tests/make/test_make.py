@@ -357,6 +357,24 @@ def test_help_documents_every_target_and_variable() -> None:
         assert re.search(rf"^  {target} +\S", shown.stdout, flags=re.MULTILINE), target
 
 
+def test_a_labs_goals_ask_the_engine_nothing_while_make_reads_the_makefile(tmp_path: Path) -> None:
+    """`make pylab` builds nothing, so it skips the image inventory (two engine calls) that a build takes."""
+    calls = tmp_path / "calls"
+    logging_cli = tmp_path / "docker"
+    real_cli = shutil.which(os.environ.get("CONTAINER_CLI", "docker"))
+    logging_cli.write_text(f'#!/bin/bash\necho "$*" >> {calls}\nexec {real_cli} "$@"\n')
+    logging_cli.chmod(0o755)
+    for goals in (["pylab"], ["rlab-stop"], ["status"]):
+        planned = make("--dry-run", *goals, f"CONTAINER_CLI={logging_cli}", "BASE=auto")
+        assert planned.returncode == 0, planned.stderr
+        assert not calls.exists(), calls.read_text()
+    planned = make("--dry-run", "build", f"CONTAINER_CLI={logging_cli}", "BASE=auto")
+    assert planned.returncode == 0, planned.stderr
+    asked = calls.read_text()
+    assert "image ls" in asked
+    assert "image inspect" in asked
+
+
 def test_readme_configuration_table_has_every_variable_and_no_other() -> None:
     variables = set(re.findall(r"^([A-Z0-9_]+) \?=", (REPO / "Makefile").read_text(), flags=re.MULTILINE))
     readme = (REPO / "README.md").read_text()

@@ -94,6 +94,7 @@ def test_python_files_are_compiled_at_build_time(host: Any) -> None:
 def test_build_helpers_and_proxies_are_not_left_in_the_image(host: Any, image_environment: dict[str, str]) -> None:
     assert not host.file("/usr/local/sbin/apt-install").exists
     assert not host.file("/usr/local/bin/uv-install").exists
+    assert not host.file("/usr/local/bin/venv-install").exists
     assert host.run("grep -rli proxy /etc/apt/apt.conf.d/ /etc/apt/apt.conf").stdout == ""
     variables = [f"{name}={value}" for name, value in image_environment.items()]
     assert not [variable for variable in variables if "proxy" in variable.lower() or "INDEX" in variable]
