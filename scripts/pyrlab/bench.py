@@ -370,32 +370,26 @@ def start_figures(make: Callable[..., float], cli: str, copy: Path, runs: int) -
     ]
 
 
-def measure_start(repo: Path, runs: int) -> list[Figure]:
-    """Only the start figures (`--only start`), on pylab as the scratch copy builds it."""
+Measurer = Callable[[Callable[..., float], str, Path, int], list[Figure]]
+
+
+def measure_alone(repo: Path, runs: int, image: str, measurer: Measurer) -> list[Figure]:
+    """One part of the figures (`--only`), in a scratch copy of its own that builds IMAGE first."""
     cli = os.environ.get("CONTAINER_CLI", "docker")
     with tempfile.TemporaryDirectory(prefix="pyrlab-bench-") as folder:
         copy = copy_project(repo, Path(folder) / "pyrlab")
         make = make_runner(copy, repo / ".venv")
-        make("build-pylab")
-        figures = start_figures(make, cli, copy, runs)
+        make(f"build-{image}")
+        figures = measurer(make, cli, copy, runs)
         make("clean-images")
     return figures
 
 
-def measure_r_sources(repo: Path, runs: int) -> list[Figure]:
-    """Only the R source figure (`--only r-sources`), in a scratch copy of its own."""
-    cli = os.environ.get("CONTAINER_CLI", "docker")
-    with tempfile.TemporaryDirectory(prefix="pyrlab-bench-") as folder:
-        copy = copy_project(repo, Path(folder) / "pyrlab")
-        make = make_runner(copy, repo / ".venv")
-        make("build-rlab")
-        figures = [r_source_figure(make, cli, copy, runs)]
-        make("clean-images")
-    return figures
-
-
-# The parts that `--only` measures alone, each in a scratch copy of its own.
-PARTS: dict[str, Callable[[Path, int], list[Figure]]] = {"r-sources": measure_r_sources, "start": measure_start}
+# The parts that `--only` measures alone: the image each needs built, and its figures.
+PARTS: dict[str, tuple[str, Measurer]] = {
+    "r-sources": ("rlab", lambda make, cli, copy, runs: [r_source_figure(make, cli, copy, runs)]),
+    "start": ("pylab", start_figures),
+}
 
 
 def table(figures: list[Figure]) -> str:
@@ -415,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     repo = Path(__file__).resolve().parents[2]
     try:
-        figures = PARTS[args.only](repo, args.runs) if args.only else measure(repo, args.runs)
+        figures = measure_alone(repo, args.runs, *PARTS[args.only]) if args.only else measure(repo, args.runs)
     except BenchError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
