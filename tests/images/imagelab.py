@@ -57,16 +57,23 @@ def wait_for_jupyter(container: Any, url: str, token: str, timeout: float = 90) 
     raise AssertionError(f"Jupyter did not answer at {url}:\n{container.logs().decode(errors='replace')}")
 
 
+@contextmanager
+def running(docker_client: Any, image: str, command: list[str] | None = None, **options: Any) -> Iterator[Any]:
+    """A new container of the image, detached and labelled as the tests', removed after."""
+    container = docker_client.containers.run(image, command, detach=True, labels={"pyrlab.test": "images"}, **options)
+    try:
+        yield container
+    finally:
+        container.remove(force=True)
+
+
 def run_once(docker_client: Any, image: str, command: list[str], **options: Any) -> str:
     """Run a command in a new container through the image's entry point; return its standard output
     (start.sh logs to standard error, which docker interleaves in no fixed order)."""
-    container = docker_client.containers.run(image, command, detach=True, labels={"pyrlab.test": "images"}, **options)
-    try:
+    with running(docker_client, image, command, **options) as container:
         result = container.wait(timeout=120)
         assert result["StatusCode"] == 0, container.logs().decode(errors="replace")
         return str(container.logs(stdout=True, stderr=False).decode(errors="replace"))
-    finally:
-        container.remove(force=True)
 
 
 @contextmanager
@@ -74,20 +81,11 @@ def started(docker_client: Any, image: str, port: int = 8888, path: str = "", **
     """A container of the image with Jupyter answering on `port` (published on 127.0.0.1), removed after."""
     token = secrets.token_hex(16)
     environment = {"JUPYTER_TOKEN": token, **options.pop("environment", {})}
-    container = docker_client.containers.run(
-        image,
-        detach=True,
-        environment=environment,
-        ports={f"{port}/tcp": ("127.0.0.1", None)},
-        labels={"pyrlab.test": "images"},
-        **options,
-    )
-    try:
+    ports = {f"{port}/tcp": ("127.0.0.1", None)}
+    with running(docker_client, image, environment=environment, ports=ports, **options) as container:
         lab = Lab(container, token, host_ports(container))
         wait_for_jupyter(container, f"http://127.0.0.1:{lab.ports[port]}{path}", token)
         yield lab
-    finally:
-        container.remove(force=True)
 
 
 def cell_through_hub(hub_container: Any, user: str, token: str, kernel: str, code: str) -> str:

@@ -106,6 +106,14 @@ def test_tls_clients_use_the_system_trust_store(host: Any) -> None:
     assert host.file("/etc/ssl/certs/ca-certificates.crt").size > 0
 
 
+def test_the_trust_store_holds_each_certificate_once(host: Any) -> None:
+    """CA_CERTS adds only what the system's store lacks: every TLS client reads every certificate."""
+    bundle = host.file("/etc/ssl/certs/ca-certificates.crt").content_string.replace("\r", "")
+    certificates = [block.strip() for block in bundle.split("-----END CERTIFICATE-----") if "BEGIN" in block]
+    assert len(certificates) > 100
+    assert len(set(certificates)) == len(certificates)
+
+
 def test_ca_certs_given_at_build_time_are_trusted(host: Any, pytestconfig: pytest.Config) -> None:
     """With CA_CERTS, its certificates are in the system bundle; without, nothing extra is added."""
     ca_certs = str(pytestconfig.getoption("--ca-certs"))

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from imagelab import KERNEL_CLIENT, exec_output, run_once, started
+from imagelab import KERNEL_CLIENT, exec_output, run_once, running, started
 
 AS_ROOT: dict[str, Any] = {"user": "root"}
 # The arguments of the running jupyter-lab process, as JSON.
@@ -164,19 +164,10 @@ def test_a_failing_hook_is_logged_and_the_start_goes_on(docker_client: Any, imag
     (start_hooks / "20-runs.sh").write_text("echo second > /tmp/second-hook\nchmod 644 /tmp/second-hook\n")
     (before_hooks / "10-exits").write_text("#!/bin/bash\nexit 3\n")
     (before_hooks / "10-exits").chmod(0o755)
-    container = docker_client.containers.run(
-        image,
-        ["cat", "/tmp/second-hook"],
-        detach=True,
-        volumes=mounted_hooks(start_hooks, before_hooks),
-        labels={"pyrlab.test": "images"},
-        **AS_ROOT,
-    )
-    try:
+    hooks = mounted_hooks(start_hooks, before_hooks)
+    with running(docker_client, image, ["cat", "/tmp/second-hook"], volumes=hooks, **AS_ROOT) as container:
         assert container.wait(timeout=120)["StatusCode"] == 0, container.logs().decode()
         logs = container.logs().decode()
-    finally:
-        container.remove(force=True)
     assert "/usr/local/bin/start-notebook.d/10-fails.sh has failed (status 1), continuing" in logs
     assert "/usr/local/bin/before-notebook.d/10-exits has failed (status 3), continuing" in logs
     assert "second" in logs
@@ -193,14 +184,9 @@ def test_notebook_args_are_split_as_a_shell_would(docker_client: Any, image: str
 
 
 def test_unclosed_quote_in_notebook_args_is_named(docker_client: Any, image: str) -> None:
-    container = docker_client.containers.run(
-        image, detach=True, environment={"NOTEBOOK_ARGS": "--x='open"}, labels={"pyrlab.test": "images"}
-    )
-    try:
+    with running(docker_client, image, environment={"NOTEBOOK_ARGS": "--x='open"}) as container:
         assert container.wait(timeout=60)["StatusCode"] == 1
         assert "NOTEBOOK_ARGS=--x='open: a quote is not closed" in container.logs().decode()
-    finally:
-        container.remove(force=True)
 
 
 def test_jupyter_env_vars_to_unset_are_gone_from_the_command(docker_client: Any, image: str) -> None:
@@ -217,16 +203,11 @@ def test_jupyter_env_vars_to_unset_are_gone_from_the_command(docker_client: Any,
 
 
 def test_jupyterhub_token_starts_the_single_user_server(docker_client: Any, image: str) -> None:
-    container = docker_client.containers.run(
-        image, detach=True, environment={"JUPYTERHUB_API_TOKEN": "not-a-hub"}, labels={"pyrlab.test": "images"}
-    )
-    try:
+    with running(docker_client, image, environment={"JUPYTERHUB_API_TOKEN": "not-a-hub"}) as container:
         container.wait(timeout=60)  # no hub here: the single-user server stops, asking for the hub's URL
         logs = container.logs().decode()
         assert "jupyterhub/singleuser" in logs, logs[-2000:]
         assert "JUPYTERHUB_SERVICE_URL" in logs, logs[-2000:]
-    finally:
-        container.remove(force=True)
 
 
 def test_arbitrary_uid_without_passwd_entry(docker_client: Any, image: str) -> None:
@@ -276,17 +257,11 @@ def test_rc_script_runs_at_start(
 def test_userlab_replaces_the_default_start(docker_client: Any, image: str, tmp_path: Path) -> None:
     config = writable_folder(tmp_path / "config")
     (config / "userlab.sh").write_text("echo my-own-lab-started-as-$(id -un)\n")
-    container = docker_client.containers.run(
-        image,
-        detach=True,
-        volumes={str(config): {"bind": "/home/jovyan/.pyrlab", "mode": "rw"}},
-        labels={"pyrlab.test": "images"},
-    )
-    try:
+    with running(
+        docker_client, image, volumes={str(config): {"bind": "/home/jovyan/.pyrlab", "mode": "rw"}}
+    ) as container:
         assert container.wait(timeout=60)["StatusCode"] == 0
         assert "my-own-lab-started-as-jovyan" in container.logs().decode()
-    finally:
-        container.remove(force=True)
 
 
 def test_lab_settings_persist_in_the_configuration_folder(docker_client: Any, image: str, tmp_path: Path) -> None:
@@ -345,17 +320,9 @@ def test_healthcheck_healthy_with_port_base_url_and_proxies(docker_client: Any, 
 
 
 def test_healthcheck_unhealthy_without_jupyter(docker_client: Any, image: str) -> None:
-    container = docker_client.containers.run(
-        image,
-        ["sleep", "120"],
-        detach=True,
-        healthcheck=fast_healthcheck(docker_client, image),
-        labels={"pyrlab.test": "images"},
-    )
-    try:
+    healthcheck = fast_healthcheck(docker_client, image)
+    with running(docker_client, image, ["sleep", "120"], healthcheck=healthcheck) as container:
         assert wait_for_health(container, "unhealthy") == "unhealthy"
-    finally:
-        container.remove(force=True)
 
 
 def test_sigterm_stops_jupyter_cleanly(docker_client: Any, image: str) -> None:
@@ -371,15 +338,12 @@ def test_sigterm_stops_jupyter_cleanly(docker_client: Any, image: str) -> None:
 
 def test_gen_cert_serves_https_and_stays_healthy(docker_client: Any, image: str) -> None:
     token = "gen-cert-test-token"
-    container = docker_client.containers.run(
-        image,
-        detach=True,
-        environment={"GEN_CERT": "yes", "JUPYTER_TOKEN": token},
-        ports={"8888/tcp": ("127.0.0.1", None)},
-        healthcheck=fast_healthcheck(docker_client, image),
-        labels={"pyrlab.test": "images"},
-    )
-    try:
+    options: dict[str, Any] = {
+        "environment": {"GEN_CERT": "yes", "JUPYTER_TOKEN": token},
+        "ports": {"8888/tcp": ("127.0.0.1", None)},
+        "healthcheck": fast_healthcheck(docker_client, image),
+    }
+    with running(docker_client, image, **options) as container:
         container.reload()
         port = container.attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
         deadline = time.monotonic() + 60
@@ -396,5 +360,3 @@ def test_gen_cert_serves_https_and_stays_healthy(docker_client: Any, image: str)
         with pytest.raises(requests.ConnectionError):
             requests.get(f"http://127.0.0.1:{port}/api/status", params={"token": token}, timeout=3)
         assert wait_for_health(container, "healthy") == "healthy"
-    finally:
-        container.remove(force=True)
