@@ -40,6 +40,7 @@ def defer_import(name: str) -> None:
 
 
 defer_import("aiohttp")
+
 # The umask start.sh set (NB_UMASK): a new file saved by Jupyter gets the mode it gives.
 UMASK = os.umask(0)
 os.umask(UMASK)
