@@ -107,7 +107,7 @@ HUB_MEM_LIMIT ?=
 HUB_CPU_LIMIT ?=
 ## Team server: seconds without activity after which a user's lab is stopped
 HUB_IDLE_TIMEOUT ?= 3600
-## Team server: first host uid of the users' homes (uid = HUB_UID_BASE + the user's number)
+## Team server: first host uid of the users' homes (each account gets the next one no account ever had)
 HUB_UID_BASE ?= 20000
 ## Team server: GPU ids the CUDA image's users share, e.g. 0,1,2,3 (empty: none)
 GPU_POOL ?=
@@ -360,7 +360,7 @@ test: lint test-unit test-images test-make test-security test-browser test-hub t
 lint: $(TEST_TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/ruff check scripts hub tests
 	$(TOOLS_VENV)/bin/ruff format --check scripts hub tests
-	$(TOOLS_VENV)/bin/mypy scripts/pyrlab hub/gpus.py hub/pyrlab_hub.py hub/hub_users.py tests/unit tests/images
+	$(TOOLS_VENV)/bin/mypy scripts/pyrlab hub/gpus.py hub/accounts.py hub/pyrlab_hub.py hub/hub_users.py tests/unit tests/images
 	$(TOOLS_VENV)/bin/mypy tests/make tests/proxies
 	$(TOOLS_VENV)/bin/mypy tests/security
 	$(TOOLS_VENV)/bin/mypy tests/browser

@@ -3,7 +3,6 @@ printed once. Runs in the hub's container, beside the running hub."""
 
 from __future__ import annotations
 
-import re
 import secrets
 import sys
 
@@ -11,12 +10,13 @@ import bcrypt
 from jupyterhub import orm
 from nativeauthenticator.orm import UserInfo
 
+from accounts import USER_NAME
+
 DB_URL = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or not NAME.match(argv[0]):
+    if len(argv) != 1 or not USER_NAME.match(argv[0]):
         print("usage: make hub-user NAME (lower case letters, digits, . _ -)", file=sys.stderr)
         return 2
     name = argv[0]

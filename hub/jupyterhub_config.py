@@ -7,8 +7,14 @@ import secrets
 import sys
 from pathlib import Path
 
+from accounts import USER_NAME
+
 c = get_config()  # noqa: F821 - provided by traitlets when the file is loaded
 DATA = Path("/srv/jupyterhub")
+# Everything the hub writes in DATA (the database first) is root's alone.
+os.umask(0o077)
+for existing in DATA.glob("jupyterhub.sqlite*"):
+    existing.chmod(0o600)
 
 
 def private_secret(name: str) -> str:
@@ -48,10 +54,19 @@ c.JupyterHub.cleanup_servers = False
 CONFIG = Path("/srv/pyrlab-config")
 AUTH = os.environ.get("HUB_AUTH", "native")
 c.Authenticator.admin_users = {os.environ["HUB_ADMIN"]}
+# One rule for every name, whatever the authenticator: it is a folder name and a label, so no
+# control character, no path separator (`make hub-user` checks the same).
+c.Authenticator.username_pattern = USER_NAME.pattern
 if AUTH == "native":
-    c.JupyterHub.authenticator_class = "native"
+    c.JupyterHub.authenticator_class = "pyrlab_hub.PyrlabNativeAuthenticator"
     c.NativeAuthenticator.open_signup = False
     c.Authenticator.allow_all = True  # NativeAuthenticator lets only authorized users log in
+    # Guessing: after 5 wrong passwords in a row a user waits 10 minutes (NativeAuthenticator's own
+    # lockout); sign-up asks for 10 characters or more, none of the common passwords.
+    c.NativeAuthenticator.allowed_failed_logins = 5
+    c.NativeAuthenticator.seconds_before_next_try = 600
+    c.NativeAuthenticator.minimum_password_length = 10
+    c.NativeAuthenticator.check_common_password = True
 else:
     oauth = json.loads((CONFIG / "hub" / "oauth.json").read_text())
     c.JupyterHub.authenticator_class = {"github": "github", "gitlab": "gitlab", "generic": "generic-oauth"}[AUTH]
@@ -79,13 +94,15 @@ if (CONFIG / "ssl" / "cert.pem").is_file() and (CONFIG / "ssl" / "key.pem").is_f
 
 c.JupyterHub.spawner_class = "pyrlab_hub.PyrlabSpawner"
 c.DockerSpawner.allowed_images = images()
+# The first choice is the default: a spawn that names none never falls back to DockerSpawner's own image.
+c.DockerSpawner.image = next(iter(images().values()))
 c.DockerSpawner.network_name = os.environ["HUB_NETWORK"]
 c.DockerSpawner.use_internal_ip = True  # no published port: only the hub's proxy reaches a lab
 c.DockerSpawner.remove = True  # the home persists on the host; the container does not
 c.DockerSpawner.name_template = os.environ["HUB_CONTAINER"] + "-{username}"
 c.DockerSpawner.notebook_dir = "/home/jovyan/work"
-# pyrlab's images start through start.sh (their entry point), which runs the root stage, drops to
-# the notebook user and runs this with the hub's arguments; they have no CMD of their own.
+# pyrlab's images start through start.sh (their entry point), which runs this with the hub's
+# arguments, as the user's own uid; they have no CMD of their own.
 c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
 c.Spawner.start_timeout = 120
 c.Spawner.http_timeout = 90

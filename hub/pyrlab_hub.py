@@ -1,33 +1,43 @@
 """pyrlab's spawner for JupyterHub: each user's lab a container of an image pyrlab built, isolated
 as `make pylab` runs a lab, with a home folder of the user's own on the host and, for a CUDA
-image, GPUs that no other running server holds. Runs inside the hub's container.
+image, GPUs that no other server holds. Runs inside the hub's container.
 """
 
 from __future__ import annotations
 
 import asyncio
+import html
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from docker.errors import APIError
 from docker.types import DeviceRequest
 from dockerspawner import DockerSpawner
+from jupyterhub import orm
+from nativeauthenticator import NativeAuthenticator
+from sqlalchemy import event
 from tornado import web
 
 import gpus
+from accounts import Accounts
 
 HOMES = Path(os.environ.get("HUB_HOMES", "/srv/homes"))
 SHARED = os.environ.get("HUB_SHARED", "")
 UID_BASE = int(os.environ.get("HUB_UID_BASE", "20000"))
+DATA = Path("/srv/jupyterhub")
 GPU_POOL = gpus.parse_pool(os.environ.get("GPU_POOL", ""))
 GPUS_PER_USER = int(os.environ.get("GPUS_PER_USER", "1"))
 HUB_NAME = os.environ.get("HUB_CONTAINER", "pyrlab-hub")
 USER_LABEL = "pyrlab.hub.user"
 HUB_LABEL = "pyrlab.hub"
 WORK = "/home/jovyan/work"
-# As for `make pylab`: what the root stage of start.sh needs, nothing more, and no new privileges.
-CAPABILITIES = ["CHOWN", "DAC_READ_SEARCH", "SETUID", "SETGID", "KILL"]
+# The images' group `users`, which owns the virtual environment and the home (see `make pylab`).
+NOTEBOOK_GROUP_ID = 100
+
+
+# What the spawn page says of an image, from its label (each pyrlab image's Dockerfile sets it).
+DESCRIPTION_LABEL = "org.opencontainers.image.description"
 
 
 def wants_gpus(choice: str) -> bool:
@@ -35,25 +45,112 @@ def wants_gpus(choice: str) -> bool:
     return "cuda" in choice.lower()
 
 
+def refuse_renaming(_user: Any, new: Any, old: Any, _initiator: Any) -> None:
+    """A user's name is their login (NativeAuthenticator keeps the password under it), their home
+    and their uid's record: renaming would split them. The admin page and the API both get this."""
+    if isinstance(old, str) and new != old:
+        raise web.HTTPError(
+            400,
+            f"renaming {old} to {new} is not supported by this team server: their login, home and uid "
+            f"stay with the name. Add {new} as a new user and move the files from {old}'s home, then delete {old}",
+        )
+
+
+event.listen(orm.User.name, "set", refuse_renaming)
+
+
+class PyrlabNativeAuthenticator(NativeAuthenticator):  # type: ignore[misc]
+    """NativeAuthenticator that reads a user's record afresh at each login: `make hub-user` sets a
+    password from another process, which the hub's database session would otherwise not see."""
+
+    def get_user(self, username: str) -> Any:
+        user = super().get_user(username)
+        if user is not None:
+            self.db.refresh(user)
+        return user
+
+
 class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
     """DockerSpawner with pyrlab's isolation, per-user homes and host uids, and a GPU pool."""
 
+    # GPUs are chosen one spawn at a time, and those of a lab still starting count as held.
+    gpu_lock: ClassVar[asyncio.Lock] = asyncio.Lock()
+    gpus_starting: ClassVar[dict[str, list[str]]] = {}
+
+    @property
+    def accounts(self) -> Accounts:
+        return Accounts(DATA, HOMES, UID_BASE)
+
+    @property
+    def account_created(self) -> str:
+        return str(self.user.orm_user.created.isoformat())
+
     @property
     def host_uid(self) -> int:
-        """The user's own uid on the host, distinct per user: their files are theirs alone."""
-        return UID_BASE + int(self.user.id)
+        """The account's own uid on the host, given once and never to another account."""
+        return self.accounts.uid_for(self.user.name, self.account_created)
 
-    def prepare_home(self) -> Path:
-        home = HOMES / str(self.user.name)
-        if not home.exists():
-            home.mkdir(mode=0o700)
-            os.chown(home, self.host_uid, self.host_uid)
+    def prepare_home(self, uid: int) -> Path:
+        home, kept = self.accounts.prepare_home(self.user.name, uid)
+        if kept:
+            self.log.warning("a home of an earlier account named %s was put aside in %s", self.user.name, kept)
         return home
 
+    def delete_forever(self) -> None:
+        """The admin deleted the user: the home goes aside (`make hub-status` says where), never to a
+        new account of the same name."""
+        kept = self.accounts.delete(self.user.name, self.account_created)
+        if kept:
+            self.log.warning(
+                "%s was deleted; their home is kept in %s on the host: move it back to restore it, or remove it",
+                self.user.name,
+                kept,
+            )
+
     async def held_gpus(self) -> dict[str, str]:
-        """GPU id -> user, from the labels of this hub's running user containers."""
-        running = await self.docker("containers", filters={"label": [f"{HUB_LABEL}={HUB_NAME}", gpus.GPU_LABEL]})
-        return gpus.holders({item["Labels"][USER_LABEL]: item["Labels"][gpus.GPU_LABEL] for item in running})
+        """GPU id -> user: this hub's user containers that exist (running or being started) by their
+        labels, and the spawns that have been given GPUs but have no container yet."""
+        existing = await self.docker(
+            "containers", all=True, filters={"label": [f"{HUB_LABEL}={HUB_NAME}", gpus.GPU_LABEL]}
+        )
+        labels = {
+            item["Labels"][USER_LABEL]: item["Labels"][gpus.GPU_LABEL]
+            for item in existing
+            if item["State"] not in ("exited", "dead")
+        }
+        labels.update({user: ",".join(chosen) for user, chosen in self.gpus_starting.items()})
+        return gpus.holders(labels)
+
+    async def choose_image(self) -> tuple[str, str]:
+        """The choice (a name of HUB_IMAGES) and its reference: the one asked for, or the first when
+        none is (an empty spawn, a form without it, the admin page's start). Anything else is 400."""
+        choice = self.user_options.get("image") or ""
+        allowed = self._get_allowed_images()
+        if not isinstance(choice, str):
+            raise web.HTTPError(400, f"image must be one name of: {', '.join(allowed)}")
+        choice = choice or next(iter(allowed))
+        return choice, await self.check_allowed(choice)
+
+    async def get_options_form(self) -> str:
+        """The spawn page: each choice with what it holds, and for a CUDA image the GPUs free now."""
+        allowed = self._get_allowed_images()
+        if len(allowed) <= 1:
+            return ""
+        held = await self.held_gpus()
+        rows = []
+        for index, (choice, reference) in enumerate(allowed.items()):
+            image = await self.docker("inspect_image", reference)
+            labels = image.get("Config", {}).get("Labels") or {}
+            about = labels.get(DESCRIPTION_LABEL, reference)
+            if wants_gpus(choice):
+                free = [gpu for gpu in GPU_POOL if gpu not in held]
+                about += f". GPUs free now: {len(free)} of {len(GPU_POOL)}"
+            checked = "checked" if index == 0 else ""
+            rows.append(
+                f'<div class="radio"><label><input type="radio" name="image" value="{html.escape(choice)}" {checked}> '
+                f"<strong>{html.escape(choice)}</strong>: {html.escape(about)}</label></div>"
+            )
+        return "<p>Choose what your lab runs:</p>" + "".join(rows)
 
     async def listening(self, started: Any) -> Any:
         """Return once the lab's server accepts connections. JupyterHub's own check then answers at
@@ -74,32 +171,33 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
         return started  # not listening by the deadline: JupyterHub's own check reports it
 
     async def start(self) -> Any:
-        choice = self.user_options.get("image") or next(iter(self._get_allowed_images()), "")
-        await self.check_allowed(choice)  # anything but the built images is refused, with the list
-        home = self.prepare_home()
+        choice, self.image = await self.choose_image()  # anything but the built images is refused, with the list
+        uid = self.host_uid
+        home = self.prepare_home(uid)
         self.volumes = {str(home): {"bind": WORK, "mode": "rw"}}
         if SHARED:
             self.volumes[SHARED] = {"bind": "/home/jovyan/shared", "mode": "ro"}
-        self.environment.update({"NB_UID": str(self.host_uid), "NB_GID": str(self.host_uid)})
+        self.environment["HOME"] = "/home/jovyan"  # for `docker exec` too: the uid has no passwd entry
         labels = {HUB_LABEL: HUB_NAME, USER_LABEL: self.user.name}
+        # As for `make pylab`: the user's own uid from the first process, no capability, no way to gain one.
         host_config: dict[str, Any] = {
             "cap_drop": ["ALL"],
-            "cap_add": CAPABILITIES,
             "security_opt": ["no-new-privileges"],
+            "group_add": [str(NOTEBOOK_GROUP_ID)],
         }
-        if wants_gpus(choice):
+        self.extra_create_kwargs = {"user": f"{uid}:{uid}", "labels": labels}
+        self.extra_host_config = host_config
+        if not wants_gpus(choice):
+            return await self.listening(await super().start())
+        async with self.gpu_lock:
             try:
                 chosen = gpus.allocate(GPU_POOL, GPUS_PER_USER, await self.held_gpus(), self.user.name)
             except gpus.NoFreeGpu as error:
                 raise web.HTTPError(409, str(error)) from None
-            host_config["device_requests"] = [DeviceRequest(device_ids=chosen, capabilities=[["gpu"]])]
-            labels[gpus.GPU_LABEL] = ",".join(chosen)
-            self.log.info("%s gets GPU %s", self.user.name, ",".join(chosen))
-        # Root only for start.sh's root stage, which gives the notebook user the host uid and drops.
-        self.extra_create_kwargs = {"user": "root", "labels": labels}
-        self.extra_host_config = host_config
-        if gpus.GPU_LABEL not in labels:
-            return await self.listening(await super().start())
+            self.gpus_starting[self.user.name] = chosen
+        host_config["device_requests"] = [DeviceRequest(device_ids=chosen, capabilities=[["gpu"]])]
+        labels[gpus.GPU_LABEL] = ",".join(chosen)
+        self.log.info("%s gets GPU %s", self.user.name, ",".join(chosen))
         try:
             return await self.listening(await super().start())
         except APIError as error:
@@ -115,3 +213,6 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
                 f"your lab was given GPU {ids} of GPU_POOL, but the Docker engine could not start it with them: "
                 f"{error.explanation or error}. Ask the admin (is the NVIDIA Container Toolkit installed?)",
             ) from None
+        finally:
+            # Created by now (and labelled with its GPUs), or failed: either way no longer pending.
+            self.gpus_starting.pop(self.user.name, None)

@@ -4,9 +4,10 @@ The server's own runtime file says where it listens (port, base_url, http or htt
 custom JUPYTER_PORT, base_url or a certificate need nothing here. Proxy variables are ignored:
 the request goes to this container's loopback.
 
-Docker runs the check as the container's user, root for `make pylab`: so it runs with the
-system's Python in isolated mode (`-I`: no PYTHON* variables, no user site, not the notebook
-user's virtual environment), and reads the user's runtime files without following links.
+Docker runs the check as the container's user: the notebook user for `make pylab`, root for a
+container started as root. So it runs with the system's Python in isolated mode (`-I`: no PYTHON*
+variables, no user site, not the notebook user's virtual environment), and reads the user's
+runtime files without following links.
 """
 
 import glob
@@ -18,7 +19,9 @@ import urllib.request
 
 RUNTIME_FILES = (
     "/home/*/.local/share/jupyter/runtime/jpserver-*.json",
-    "/tmp/home-*/.local/share/jupyter/runtime/jpserver-*.json",
+    # start.sh's home for a uid that cannot write the image's (under TMPDIR, /tmp or /dev/shm)
+    "/tmp/pyrlab-home-*/.local/share/jupyter/runtime/jpserver-*.json",
+    "/dev/shm/pyrlab-home-*/.local/share/jupyter/runtime/jpserver-*.json",
     "/root/.local/share/jupyter/runtime/jpserver-*.json",
 )
 

@@ -1,14 +1,20 @@
 # Jupyter server settings shared by every pyrlab image.
-# Authentication stays on: start.sh gives the token (JUPYTER_TOKEN or JUPYTER_TOKEN_FILE) to
-# Jupyter in a private config file, or Jupyter makes one and prints it in the log. Nothing here
-# turns it off.
+# Authentication stays on: the token (JUPYTER_TOKEN, or the file JUPYTER_TOKEN_FILE names) or the
+# password hash of `make password` (PYRLAB_PASSWORD_FILE) is read here, in Jupyter's own process,
+# and kept out of the environment its kernels inherit; without either, Jupyter makes a token and
+# prints it in the log. Nothing here turns authentication off.
 import contextlib
+import errno
 import importlib
 import importlib.util
 import json
 import os
+import re
+import stat
 import sys
 import tempfile
+import threading
+import time
 import types
 from collections.abc import Iterator
 from typing import IO, Any
@@ -41,6 +47,69 @@ def defer_import(name: str) -> None:
 
 defer_import("aiohttp")
 
+# A secret file is at most this long; a longer one is not pyrlab's.
+SECRET_MAX_BYTES = 4096
+
+
+def read_secret_file(path: str) -> str:
+    """The text of a token or password file, which must be a regular file of its folder's owner
+    with no other hard link, at most SECRET_MAX_BYTES long. It is opened without following a link
+    and without blocking (a FIFO in its place would hang the start); anything else stops the
+    start with one line naming the file."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise SystemExit(f"pyrlab: error: {path} is a symbolic link: replace it with the file itself") from None
+        raise SystemExit(f"pyrlab: error: cannot read {path}: {error.strerror}") from None
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        folder_owner = os.stat(os.path.dirname(path) or ".").st_uid
+        problem = ""
+        if not stat.S_ISREG(status.st_mode):
+            problem = "is not a regular file"
+        elif status.st_uid != folder_owner:
+            problem = f"belongs to uid {status.st_uid}, not to the owner of its folder (uid {folder_owner})"
+        elif status.st_nlink != 1:
+            problem = "has other hard links"
+        elif status.st_size > SECRET_MAX_BYTES:
+            problem = f"is larger than {SECRET_MAX_BYTES} bytes"
+        if problem:
+            raise SystemExit(f"pyrlab: error: {path} {problem}: remove it (`make pylab` writes a new token)")
+        data = handle.read(SECRET_MAX_BYTES + 1)
+    text = data.decode("ascii", errors="replace").strip()
+    if not text or not text.isprintable():
+        raise SystemExit(f"pyrlab: error: {path} is empty or holds other than printable ASCII: remove it")
+    return text
+
+
+def lab_secrets() -> dict[str, str]:
+    """The token and password hash, read once per process (Jupyter may load this file twice) and
+    removed from the environment, so that kernels and terminals do not inherit them."""
+    cache = sys.modules.setdefault("pyrlab_lab_secrets", types.ModuleType("pyrlab_lab_secrets"))
+    if not hasattr(cache, "values"):
+        values = {}
+        token = os.environ.pop("JUPYTER_TOKEN", "")
+        token_file = os.environ.pop("JUPYTER_TOKEN_FILE", "")
+        if token_file and not token:
+            token = read_secret_file(token_file)
+            if not re.fullmatch(r"[0-9a-fA-F]+", token):
+                raise SystemExit(f"pyrlab: error: {token_file} is not a hex token: remove it (`make pylab` writes a new one)")
+        if token:
+            values["token"] = token
+        password_file = os.environ.pop("PYRLAB_PASSWORD_FILE", "")
+        if password_file:
+            values["hashed_password"] = read_secret_file(password_file)
+        cache.values = values
+    return dict(cache.values)
+
+
+SECRETS = lab_secrets()
+if "token" in SECRETS:
+    c.IdentityProvider.token = SECRETS["token"]
+if "hashed_password" in SECRETS:
+    c.PasswordIdentityProvider.hashed_password = SECRETS["hashed_password"]
+
 # The umask start.sh set (NB_UMASK): a new file saved by Jupyter gets the mode it gives.
 UMASK = os.umask(0)
 os.umask(UMASK)
@@ -57,7 +126,7 @@ c.ServerApp.open_browser = False
 c.ServerApp.allow_remote_access = os.environ.get("PYRLAB_ALLOW_REMOTE_ACCESS") == "yes" or bool(
     os.environ.get("JUPYTERHUB_API_TOKEN")
 )
-# start.sh runs Jupyter as root only when NB_UID=0 asks for it explicitly.
+# Jupyter runs as root only where asked: NB_UID=0, or a lab of a root-owned NOTEBOOKS.
 c.ServerApp.allow_root = os.getuid() == 0
 # A container has no desktop trash can: delete files for real.
 c.FileContentsManager.delete_to_trash = False
@@ -101,18 +170,43 @@ c.LabApp.news_url = None
 c.LabApp.check_for_updates_class = "jupyterlab.handlers.announcements.NeverCheckForUpdate"
 
 
+# What a save writes beside the file before renaming it over it: `.~NAME.` + mkstemp's 8 characters.
+SAVE_IN_PROGRESS = re.compile(r"\.~.+\.[a-z0-9_]{8}\.tmp")
+
+
+def remove_crashed_saves(root: str, started: float, log: Any) -> None:
+    """Delete what saves killed mid-write left (older than this server, so no save of its own)."""
+    for folder, folders, files in os.walk(root, onerror=lambda error: log.debug("not searched: %s", error)):
+        folders[:] = [name for name in folders if not os.path.islink(os.path.join(folder, name))]
+        for name in files:
+            path = os.path.join(folder, name)
+            if SAVE_IN_PROGRESS.fullmatch(name) and os.lstat(path).st_mtime < started:
+                log.info("removing %s, left by a save that did not finish", path)
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+
+
 class ReplacingFileManager(AsyncLargeFileManager):  # type: ignore[misc]
     """Saves a file by writing a new one beside it and renaming it over the old one.
 
     Jupyter's own atomic writing truncates the file and writes it in place (the old content kept in
     `.~name`): a crash in between leaves a broken file, and the next save copies that over the
-    backup. Here a crash at any moment leaves either the old or the new file, whole.
+    backup. Here a crash at any moment leaves either the old or the new file, whole. A file you
+    made read-only is refused (403), as Jupyter refuses it; what crashed saves left is removed in
+    the background at the start.
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        cleaner = threading.Thread(target=remove_crashed_saves, args=(self.root_dir, time.time(), self.log), daemon=True)
+        cleaner.start()
 
     @contextlib.contextmanager
     def atomic_writing(self, os_path: str, text: bool = True, encoding: str = "utf-8", **kwargs: Any) -> Iterator[IO[Any]]:
         with self.perm_to_403(os_path):
             path = os.path.realpath(os_path)  # save through a link to the file it points at
+            if os.path.exists(path) and not os.access(path, os.W_OK):
+                raise PermissionError(errno.EACCES, "the file is read-only", path)
             folder, name = os.path.split(path)
             descriptor, temporary = tempfile.mkstemp(prefix=f".~{name}.", suffix=".tmp", dir=folder)
             try:

@@ -4,20 +4,35 @@
 # jupyterhub-singleuser when JUPYTERHUB_API_TOKEN is set) with NOTEBOOK_ARGS. It honours the
 # variables of jupyter/docker-stacks with the same meaning, and pyrlab's configuration folder.
 #
-# Started as root, it prepares the notebook user (NB_USER, NB_UID, NB_GID, NB_GROUP, CHOWN_HOME,
-# CHOWN_EXTRA, GRANT_SUDO), runs the hooks (start-notebook.d, then before-notebook.d, as root, as
-# docker-stacks does; they are the image's, root's files), reads the token and password files, then runs
-# itself again as that user: nothing else runs as root, unless NB_UID=0 asks for it. The root
-# stage reads nothing the notebook user can write (that would make the user's code root's), and
-# is safe to repeat (`docker restart`, a spawner reusing a stopped container).
-# As the user it loads the env file, sets NB_UMASK, runs before-notebook.d when no root stage ran,
-# and the rc script, unsets JUPYTER_ENV_VARS_TO_UNSET, and starts.
+# A lab runs as the notebook user from its first process (`docker run --user UID:GID`, as
+# `make pylab` and the team server start it); this script then has no privilege to give or drop.
+# Started as root (docker-stacks' way: --user root with NB_UID, NB_USER, GRANT_SUDO...), it first
+# prepares that user as docker-stacks does, then runs itself again as the user. The root stage
+# reads no file the notebook user can write, and is safe to repeat (`docker restart`).
+#
+# As the user, everything this script decides (the command and its arguments, authentication,
+# the prefix, origins, the umask, restarts) comes from the container's environment, fixed before
+# the env file is read: the env file sets variables for the notebook's processes and nothing else.
+# The token and password files are read by Jupyter's own process (jupyter_server_config.py).
 set -euo pipefail
 
-# As root, nothing inherited decides which code runs: a fixed search path of root-owned folders
-# (not the notebook user's virtual environment), and no loader or shell start-up variables. Those
-# of the container's own environment are handed to the user stage as they were.
-if ((EUID == 0)) && [[ ${PYRLAB_STAGE:-} != user ]]; then
+# Root that can switch users (docker-stacks' start as root) prepares the notebook user first. Root
+# without that capability (a lab of a root-owned NOTEBOOKS, all capabilities dropped) is the
+# notebook user itself.
+can_switch_user() {
+    local name value
+    while read -r name value; do
+        if [[ $name == CapEff: ]]; then (((16#$value >> 7) & 1)) && return 0; fi
+    done </proc/self/status
+    return 1
+}
+root_stage=no
+if ((EUID == 0)) && [[ ${PYRLAB_STAGE:-} != user ]] && can_switch_user; then root_stage=yes; fi
+
+# In the root stage, nothing inherited decides which code runs: a fixed search path of root-owned
+# folders (not the notebook user's virtual environment), and no loader or shell start-up
+# variables. Those of the container's own environment are handed to the user stage as they were.
+if [[ $root_stage == yes ]]; then
     user_environment=("PATH=$PATH")
     for name in "${!LD_@}" BASH_ENV ENV; do
         if [[ -v $name ]]; then
@@ -40,10 +55,11 @@ is_yes() { [[ ${1:-} == yes || ${1:-} == 1 ]]; }
 
 CONFIG=${PYRLAB_CONFIG:-/home/jovyan/.pyrlab}
 IMAGE_HOME=/home/jovyan
-# Fixed at the start, before any file of the user is read: what the env file or rc script sets
-# later does not switch authentication off.
-AUTH=${PYRLAB_AUTH:-}
-unset PYRLAB_AUTH
+# The variables this script decides from. The env file may not set them (nor any PYRLAB_*,
+# JUPYTER_* or JUPYTERHUB_* key, which are Jupyter's and pyrlab's own settings).
+DECIDED=(NB_USER NB_UID NB_GID NB_GROUP NB_UMASK NB_PREFIX NB_ALLOW_ORIGIN NOTEBOOK_ARGS GRANT_SUDO
+    CHOWN_HOME CHOWN_HOME_OPTS CHOWN_EXTRA CHOWN_EXTRA_OPTS GEN_CERT RESTARTABLE DOCKER_STACKS_JUPYTER_CMD
+    HOME USER LOGNAME TMPDIR)
 
 # Hook folders, as jupyter/docker-stacks runs them: *.sh files are sourced, other executable
 # files run, in name order; a hook that fails is logged and the start goes on (a sourced hook runs
@@ -84,32 +100,19 @@ sys.stdout.write("".join(word + "\0" for word in shlex.split(sys.argv[1])))'
     mapfile -d '' -t notebook_args < <(/usr/local/sbin/pyrlab-system-python -I -c "$split" "$1")
 }
 
-# JUPYTER_ENV_VARS_TO_UNSET: names (comma-separated) removed just before the command starts.
-unset_listed_variables() {
-    local names name
-    read -r -a names <<<"${JUPYTER_ENV_VARS_TO_UNSET//,/ }"
-    for name in "${names[@]}"; do
-        if [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
-            log "unsetting $name (JUPYTER_ENV_VARS_TO_UNSET)"
-            unset "$name"
-        fi
-    done
-    unset JUPYTER_ENV_VARS_TO_UNSET
-}
-
-# KEY=VALUE lines (# comments) exported as they are, never evaluated and never printed. Read as
-# the notebook user only. Keys of Jupyter's and pyrlab's own settings are refused: the env file
-# must not switch authentication off or point Jupyter elsewhere.
+# KEY=VALUE lines (# comments) exported as they are, never evaluated and never printed: variables
+# for the notebook's processes. Keys this script decides from, and Jupyter's and pyrlab's own
+# settings, are not passed on; each is named in the log.
 load_env_file() {
-    local file=$1 line number=0 key value
+    local file=$1 line number=0 key value decided=" ${DECIDED[*]} "
     [[ -r $file ]] || return 0
     while IFS= read -r line || [[ -n $line ]]; do
         number=$((number + 1))
         [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
         if [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then
             key=${BASH_REMATCH[2]} value=${BASH_REMATCH[3]}
-            if [[ $key == PYRLAB_* || $key == JUPYTER_* || $key == JUPYTERHUB_* ]]; then
-                log "$file:$number: $key is refused here: Jupyter's and pyrlab's settings come from make (AUTH, DOCKER_ARGS), not the env file"
+            if [[ $key == PYRLAB_* || $key == JUPYTER_* || $key == JUPYTERHUB_* || $decided == *" $key "* ]]; then
+                log "$file:$number: $key is not passed on: how the lab starts comes from make (AUTH, DOCKER_ARGS), not the env file"
                 continue
             fi
             export "$key=$value"
@@ -118,66 +121,6 @@ load_env_file() {
         fi
     done <"$file"
     log "loaded the variables of $file"
-}
-
-# Prints a file that root may trust: a regular file, not a symbolic link, owned by root or by the
-# owner of its folder, and neither it nor its folder writable by anyone else. Opened once; the
-# checks are made on what was opened, so a link swapped in between is caught too.
-read_trusted_file() {
-    local file=$1 folder fd opened owner mode folder_owner folder_mode
-    [[ ! -L $file ]] || die "$file is a symbolic link: give the file itself"
-    folder=$(readlink -f -- "$(dirname -- "$file")")
-    exec {fd}<"$file" || die "cannot read $file"
-    opened=$(readlink "/proc/self/fd/$fd")
-    [[ $opened == "$folder/$(basename -- "$file")" ]] || die "$file changed while it was read"
-    read -r owner mode < <(stat -L -c '%u %a' "/proc/self/fd/$fd")
-    read -r folder_owner folder_mode < <(stat -c '%u %a' "$folder")
-    [[ -f /proc/self/fd/$fd ]] || die "$file is not a regular file"
-    if [[ $owner != 0 && $owner != "$folder_owner" ]]; then
-        die "$file belongs to uid $owner, not to the owner of $folder: chown it to yourself"
-    fi
-    if ((8#$mode & 8#022 || 8#$folder_mode & 8#022)); then
-        die "$file or its folder can be written by others: chmod go-w both"
-    fi
-    cat <&"$fd"
-    exec {fd}<&-
-}
-
-# A JSON string of a token or hash (no control characters in them).
-json_string() {
-    local text=$1
-    [[ $text != *[[:cntrl:]]* ]] || die "a token or password hash has a control character"
-    text=${text//\\/\\\\}
-    printf '"%s"' "${text//\"/\\\"}"
-}
-
-# Jupyter's secrets (the token, a hashed password from `make password`) go into a config file that
-# only the notebook user reads, found through JUPYTER_CONFIG_PATH: never in the environment that
-# the kernels inherit, never on a command line.
-write_secret_config() {
-    local folder=$1 token=$2 hashed_password=$3 settings=()
-    if [[ -n $token ]]; then
-        settings+=("\"IdentityProvider\": {\"token\": $(json_string "$token")}")
-    fi
-    if [[ -n $hashed_password ]]; then
-        settings+=("\"PasswordIdentityProvider\": {\"hashed_password\": $(json_string "$hashed_password")}")
-        log "password login ($CONFIG/jupyter_password)"
-    fi
-    ((${#settings[@]})) || return 0
-    local IFS=,
-    (umask 077 && printf '{%s}\n' "${settings[*]}" >"$folder/jupyter_server_config.json")
-    export JUPYTER_CONFIG_PATH=$folder${JUPYTER_CONFIG_PATH:+:$JUPYTER_CONFIG_PATH}
-}
-
-# Prints the token of JUPYTER_TOKEN, or of JUPYTER_TOKEN_FILE read with READER (as root:
-# read_trusted_file). The caller unsets both variables.
-print_token() {
-    local reader=$1 token=${JUPYTER_TOKEN:-}
-    if [[ -z $token && -n ${JUPYTER_TOKEN_FILE:-} ]]; then
-        token=$("$reader" "$JUPYTER_TOKEN_FILE")
-        [[ -n $token ]] || die "JUPYTER_TOKEN_FILE=$JUPYTER_TOKEN_FILE is empty"
-    fi
-    printf '%s' "$token"
 }
 
 # The identity files as the image made them, kept at the first start and put back at every
@@ -206,6 +149,8 @@ chown_no_links() {
     chown $options -h -P "$owner" -- "$@"
 }
 
+# docker-stacks' start as root: the notebook user gets NB_USER, NB_UID, NB_GID (and sudo with
+# GRANT_SUDO), the home is re-owned, the hooks run as root, then root is dropped for good.
 as_root() {
     local user=${NB_USER:-jovyan} uid gid
     restore_identity_files
@@ -248,45 +193,80 @@ as_root() {
     fi
     local drop=(--no-new-privs)
     if is_yes "${GRANT_SUDO:-}"; then
-        log "GRANT_SUDO: $user may use sudo without a password"
+        log "GRANT_SUDO: $user may use sudo without a password, and so become root in this container"
         echo "$user ALL=(ALL) NOPASSWD:ALL" >/etc/sudoers.d/pyrlab-grant-sudo
         chmod 0440 /etc/sudoers.d/pyrlab-grant-sudo
         drop=()
     fi
 
+    # As in docker-stacks: started as root, the hooks run as root, last before the drop.
     run_hooks /usr/local/bin/start-notebook.d
-
-    # Secrets that may be readable by root only (the host user's 0600 files) are read here, into
-    # a folder that root owns (the user cannot put a link there) and a file the user reads.
-    local secrets=/run/pyrlab token password=""
-    rm -rf "$secrets"
-    mkdir -m 0755 "$secrets"
-    token=$(print_token read_trusted_file)
-    unset JUPYTER_TOKEN JUPYTER_TOKEN_FILE
-    if [[ ${PYRLAB_DEFAULT_COMMAND:-} == yes && -e $CONFIG/jupyter_password ]]; then
-        password=$(read_trusted_file "$CONFIG/jupyter_password")
-    fi
-    write_secret_config "$secrets" "$token" "$password"
-    if [[ -e $secrets/jupyter_server_config.json ]]; then chown "$uid:$gid" "$secrets/jupyter_server_config.json"; fi
-
-    # As in docker-stacks: started as root, before-notebook.d runs as root, last before the drop.
     run_hooks /usr/local/bin/before-notebook.d
 
-    export HOME=$home USER=$user LOGNAME=$user NB_USER=$user PYRLAB_SECRETS_DONE=yes
-    if [[ -n $AUTH ]]; then export PYRLAB_AUTH=$AUTH; fi
+    export HOME=$home USER=$user LOGNAME=$user NB_USER=$user PYRLAB_HOOKS_DONE=yes
     exec /usr/bin/setpriv --reuid="$uid" --regid="$gid" --init-groups "${drop[@]}" -- \
         /usr/bin/env "${user_environment[@]}" /usr/local/bin/start.sh "$@"
 }
 
-# Reads a file as the notebook user (no root stage ran): its own files.
-read_own_file() { cat -- "$1"; }
+# The first of TMPDIR, /tmp and /dev/shm this user can write: with a read-only root file system,
+# /dev/shm is still there.
+writable_scratch() {
+    local folder
+    for folder in "${TMPDIR:-/tmp}" /tmp /dev/shm; do
+        if [[ -d $folder && -w $folder ]]; then
+            echo "$folder"
+            return 0
+        fi
+    done
+    die "no writable folder for Jupyter's runtime files (TMPDIR, /tmp, /dev/shm): mount one, e.g. --tmpfs /tmp"
+}
+
+# A uid with no passwd entry (the host user's, as `make pylab` and the team server give it) is
+# named the notebook user through nss_wrapper: `id`, `whoami`, the shell's prompt and the tools
+# that look the user up see jovyan with this uid and HOME. /etc/passwd stays root's.
+name_the_user() {
+    getent passwd "$EUID" >/dev/null && return 0
+    local wrapper=(/usr/lib/*/libnss_wrapper.so) folder user=${NB_USER:-jovyan} gid
+    [[ -e ${wrapper[0]} ]] || return 0
+    folder=$(writable_scratch)/pyrlab-nss-$EUID
+    [[ -d $folder ]] || mkdir -m 0700 "$folder"
+    [[ -O $folder && ! -L $folder ]] || die "$folder is not this user's (uid $EUID): remove it"
+    gid=$(id -g)
+    sed -E "s|^$user:([^:]*):[0-9]+:[0-9]+:([^:]*):[^:]*:|$user:\1:$EUID:$gid:\2:$HOME:|" /etc/passwd >"$folder/passwd"
+    cp /etc/group "$folder/group"
+    if ! getent group "$gid" >/dev/null; then echo "$user:x:$gid:" >>"$folder/group"; fi
+    export LD_PRELOAD=${wrapper[0]}${LD_PRELOAD:+:$LD_PRELOAD} NSS_WRAPPER_PASSWD=$folder/passwd NSS_WRAPPER_GROUP=$folder/group
+}
+
+# HOME is the image's home when this user can write it (its owner, or a member of group users, or
+# a volume mounted there); otherwise (any uid, a read-only root, a volume the user cannot write)
+# Jupyter's runtime files, config and settings go to a private folder under TMPDIR, said once.
+choose_home() {
+    if [[ -w $IMAGE_HOME ]]; then
+        HOME=$IMAGE_HOME
+    else
+        local scratch
+        scratch=$(writable_scratch)
+        HOME=$scratch/pyrlab-home-$EUID
+        [[ -d $HOME ]] || mkdir -m 0700 "$HOME"
+        [[ -O $HOME && ! -L $HOME ]] || die "$HOME is not this user's (uid $EUID): remove it"
+        export TMPDIR=$scratch
+        log "$IMAGE_HOME is not writable by uid $EUID: HOME, Jupyter's runtime files and settings are in $HOME (lost with the container)"
+    fi
+    export HOME
+    name_the_user
+    export USER=${USER:-${NB_USER:-jovyan}} LOGNAME=${LOGNAME:-${NB_USER:-jovyan}}
+    if [[ ! -w $CONFIG ]] && ! mkdir -p "$CONFIG" 2>/dev/null; then
+        export JUPYTERLAB_SETTINGS_DIR=$HOME/.pyrlab/lab/user-settings JUPYTERLAB_WORKSPACES_DIR=$HOME/.pyrlab/lab/workspaces
+    fi
+}
 
 # HTTPS: a certificate and key mounted in the configuration folder (ssl/cert.pem, ssl/key.pem),
 # or with GEN_CERT=yes a self-signed one made at the first start.
 https_arguments() {
     local cert=$CONFIG/ssl/cert.pem key=$CONFIG/ssl/key.pem
     if [[ ! -r $cert || ! -r $key ]]; then
-        is_yes "${GEN_CERT:-}" || return 0
+        is_yes "$gen_cert" || return 0
         cert=$HOME/.local/share/jupyter/pyrlab-cert.pem
         key=$HOME/.local/share/jupyter/pyrlab-key.pem
         if [[ ! -r $cert ]]; then
@@ -300,69 +280,77 @@ https_arguments() {
 }
 
 as_user() {
-    local default_command=${PYRLAB_DEFAULT_COMMAND:-}
-    unset PYRLAB_DEFAULT_COMMAND
-    if ! getent passwd "$EUID" >/dev/null; then
-        # An arbitrary uid with no passwd entry (docker run --user 12345): a home it can write.
-        if [[ ! -w ${HOME:-/} ]]; then
-            HOME=/tmp/home-$EUID
-            export HOME
-            mkdir -p "$HOME"
-            log "uid $EUID has no passwd entry: HOME=$HOME"
-        fi
-    fi
-    local root_stage=no
-    if [[ ${PYRLAB_SECRETS_DONE:-} == yes ]]; then
-        root_stage=yes
-        unset PYRLAB_SECRETS_DONE
-    else
-        # Started as this user (docker-stacks runs start-notebook.d as the user the container
-        # started as).
+    # Everything decided here, from the container's environment, before any file of the user is read.
+    local default_command=${PYRLAB_DEFAULT_COMMAND:-} auth=${PYRLAB_AUTH:-} hooks_done=${PYRLAB_HOOKS_DONE:-}
+    local prefix=${NB_PREFIX:-} allow_origin=${NB_ALLOW_ORIGIN:-} gen_cert=${GEN_CERT:-}
+    local restartable=${RESTARTABLE:-} umask_value=${NB_UMASK:-} to_unset=${JUPYTER_ENV_VARS_TO_UNSET:-}
+    local token=${JUPYTER_TOKEN:-} token_file=${JUPYTER_TOKEN_FILE:-}
+    unset PYRLAB_DEFAULT_COMMAND PYRLAB_AUTH PYRLAB_HOOKS_DONE JUPYTER_TOKEN JUPYTER_TOKEN_FILE
+    if [[ $hooks_done != yes ]]; then choose_home; fi
+
+    if [[ $hooks_done != yes ]]; then
+        # Started as this user: docker-stacks runs both hook folders as the user the container started as.
         run_hooks /usr/local/bin/start-notebook.d
-        # No root stage: the token and password go into a private folder of this user.
-        local secrets token password=""
-        secrets=$(mktemp -d "${TMPDIR:-/tmp}/pyrlab-XXXXXXXX")
-        token=$(print_token read_own_file)
-        unset JUPYTER_TOKEN JUPYTER_TOKEN_FILE
-        if [[ $default_command == yes && -r $CONFIG/jupyter_password ]]; then
-            password=$(<"$CONFIG/jupyter_password")
-        fi
-        write_secret_config "$secrets" "$token" "$password"
+        run_hooks /usr/local/bin/before-notebook.d
     fi
-    if [[ -n ${NB_UMASK:-} ]]; then umask "$NB_UMASK"; fi
+
+    if [[ $default_command == yes ]]; then
+        local https
+        read -r -a https <<<"$(https_arguments)"
+        set -- "$@" "${https[@]}"
+        if [[ $auth == none ]]; then
+            log "WARNING: PYRLAB_AUTH=none: Jupyter asks for no token or password"
+            set -- "$@" --IdentityProvider.token= --PasswordIdentityProvider.hashed_password=
+        fi
+        if [[ -n $prefix ]]; then
+            # Kubeflow Notebooks: its gateway authenticates and proxies $NB_PREFIX to port 8888,
+            # as the notebook controller expects of every image. Behind it the Host header is the
+            # page's, so Jupyter's same-origin check holds; NB_ALLOW_ORIGIN widens it on purpose.
+            log "NB_PREFIX=$prefix: serving Kubeflow's way on 0.0.0.0:8888 under it, authentication left to its gateway"
+            set -- "$@" "--ServerApp.base_url=$prefix" --ServerApp.ip=0.0.0.0 --ServerApp.port=8888 \
+                --IdentityProvider.token= --PasswordIdentityProvider.hashed_password= \
+                --ServerApp.allow_remote_access=True
+        fi
+        if [[ -n $allow_origin ]]; then
+            log "NB_ALLOW_ORIGIN=$allow_origin: pages of that origin may use this lab"
+            set -- "$@" "--ServerApp.allow_origin=$allow_origin"
+        fi
+    fi
+    if [[ -n $umask_value ]]; then umask "$umask_value"; fi
+
     load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"
 
-    if [[ $root_stage == no ]]; then run_hooks /usr/local/bin/before-notebook.d; fi
+    # Handed to Jupyter's process only, after the env file: jupyter_server_config.py reads them.
+    if [[ -n $token ]]; then export JUPYTER_TOKEN=$token; fi
+    if [[ -n $token_file ]]; then export JUPYTER_TOKEN_FILE=$token_file; fi
+    if [[ $default_command == yes && -e $CONFIG/jupyter_password ]]; then
+        export PYRLAB_PASSWORD_FILE=$CONFIG/jupyter_password
+        log "password login ($CONFIG/jupyter_password)"
+    fi
+
     local rc=$CONFIG/${PYRLAB_IMAGE:-pyrlab}.sh
     if [[ -r $rc ]]; then
         log "sourcing $rc"
         # shellcheck source=/dev/null
         source "$rc"
     fi
-
-    if [[ $default_command == yes ]]; then
-        if [[ -r $CONFIG/userlab.sh ]]; then
-            log "starting $CONFIG/userlab.sh instead of Jupyter"
-            exec bash "$CONFIG/userlab.sh"
-        fi
-        local https
-        read -r -a https <<<"$(https_arguments)"
-        set -- "$@" "${https[@]}"
-        if [[ $AUTH == none ]]; then
-            log "WARNING: PYRLAB_AUTH=none: Jupyter asks for no token or password"
-            set -- "$@" --IdentityProvider.token= --PasswordIdentityProvider.hashed_password=
-        fi
-        if [[ -n ${NB_PREFIX:-} ]]; then
-            # Kubeflow Notebooks: its gateway authenticates and proxies $NB_PREFIX to port 8888,
-            # as the notebook controller expects of every image.
-            log "NB_PREFIX=$NB_PREFIX: serving Kubeflow's way on 0.0.0.0:8888 under it, authentication left to its gateway"
-            set -- "$@" "--ServerApp.base_url=$NB_PREFIX" --ServerApp.ip=0.0.0.0 --ServerApp.port=8888 \
-                --IdentityProvider.token= --PasswordIdentityProvider.hashed_password= \
-                "--ServerApp.allow_origin=*" --ServerApp.allow_remote_access=True
-        fi
+    if [[ $default_command == yes && -r $CONFIG/userlab.sh ]]; then
+        log "starting $CONFIG/userlab.sh instead of Jupyter"
+        exec bash "$CONFIG/userlab.sh"
     fi
-    if [[ -n ${JUPYTER_ENV_VARS_TO_UNSET:-} ]]; then unset_listed_variables; fi
-    if is_yes "${RESTARTABLE:-}"; then
+
+    # JUPYTER_ENV_VARS_TO_UNSET: names (comma-separated) removed just before the command starts.
+    local names name
+    read -r -a names <<<"${to_unset//,/ }"
+    for name in "${names[@]}"; do
+        if [[ $name =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]]; then
+            log "unsetting $name (JUPYTER_ENV_VARS_TO_UNSET)"
+            unset "$name"
+        fi
+    done
+    unset JUPYTER_ENV_VARS_TO_UNSET
+
+    if is_yes "$restartable"; then
         # The server runs as a child, restarted whenever it exits; SIGTERM stops both.
         trap 'kill -TERM "$child" 2>/dev/null; wait "$child"; exit 0' TERM INT
         while true; do
@@ -389,7 +377,7 @@ if (($# == 0)); then
     export PYRLAB_DEFAULT_COMMAND=yes
 fi
 
-if ((EUID == 0)) && [[ ${PYRLAB_STAGE:-} != user ]]; then
+if [[ $root_stage == yes ]]; then
     export PYRLAB_STAGE=user
     as_root "$@"
 fi

@@ -177,7 +177,7 @@ def lab_password(args: argparse.Namespace) -> int:
     if not password:
         raise lab.LabError("the password is empty; nothing was changed")
     hashed = lab.hash_password(configured.container_cli, args.image, password)
-    path = lab.store_password(configured.required_path("DOCKER"), hashed)
+    path = lab.store_password(configured.required_path("DOCKER"), configured.required_path("NOTEBOOKS"), hashed)
     print(f"stored a hashed password in {path}: labs started from now on ask for it instead of a token")
     return 0
 

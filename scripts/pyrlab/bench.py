@@ -33,6 +33,12 @@ PREFIX = "pyrlab-bench/"
 ADDED_PYTHON_PACKAGE = "tabulate"
 ADDED_R_PACKAGE = "praise"
 GB = 1e9
+MB = 1e6
+# The team server under load: users spawning at once, then each running a cell every
+# LOAD_INTERVAL seconds for LOAD_SECONDS through the hub's proxy.
+LOAD_USERS = 8
+LOAD_SECONDS = 60
+LOAD_INTERVAL = 0.5
 PIP_WAY_DOCKERFILE = """\
 # The original pyrlab's way: one layer that reinstalls the whole list with pip, no cache.
 ARG PARENT_IMAGE
@@ -238,32 +244,109 @@ def team_server(
         if added.returncode != 0 or not words:
             raise BenchError(f"make hub-user failed:\n{added.stdout[-2000:]}{added.stderr[-2000:]}")
         hub = client.containers.get(f"pyrlab-hub-{port}")
+        url = f"http://127.0.0.1:{port}"
+
+        def login_spawn_cell(name: str, password: str, load: float = 0) -> tuple[float, list[float]]:
+            """Log in, spawn pylab, run a first cell: when (time.monotonic()) its reply came, and with
+            `load` seconds of cells every LOAD_INTERVAL after it, their round trips."""
+            user = HubUser(url, name, password)
+            user.spawn("pylab")
+            command = ["python", "-c", kernel_client, f"127.0.0.1:8000/user/{name}", user.token(), "python3"]
+            command += ["print(6 * 7)", str(load), str(LOAD_INTERVAL)]
+            asked = time.monotonic()
+            exit_code, output = hub.exec_run(command)
+            if exit_code != 0:
+                raise BenchError(f"the cell through the hub failed for {name}: {output.decode(errors='replace')}")
+            result = json.loads(output.decode().strip().splitlines()[-1])
+            return asked + float(result["seconds"]), list(result.get("round_trips", []))
+
         to_cell = []
         for _ in range(runs):
             began = time.monotonic()
-            user = HubUser(f"http://127.0.0.1:{port}", "bench-user", words[-1])
-            user.spawn("pylab")
-            command = [
-                "python",
-                "-c",
-                kernel_client,
-                "127.0.0.1:8000/user/bench-user",
-                user.token(),
-                "python3",
-                "print(6 * 7)",
-            ]
-            exit_code, output = hub.exec_run(command)
-            if exit_code != 0:
-                raise BenchError(f"the cell through the hub failed: {output.decode(errors='replace')}")
+            login_spawn_cell("bench-user", words[-1])
             to_cell.append(time.monotonic() - began)
-            user.stop()
+            HubUser(url, "bench-user", words[-1]).stop()
+        figures = [
+            Figure("build pyrlab-hub (on pyrlab-base)", "s", [build]),
+            Figure("make hub until it answers", "s", [start]),
+            Figure("hub: login, spawn pylab, first cell", "s", to_cell),
+        ]
+        figures += hub_under_load(make, client, hub, login_spawn_cell, tools_venv, copy, settings, to_cell)
     finally:
         make("hub-stop", *settings)
+    return figures
+
+
+def hub_under_load(
+    make: Callable[..., float],
+    client: Any,
+    hub: Any,
+    login_spawn_cell: Callable[..., tuple[float, list[float]]],
+    tools_venv: Path,
+    copy: Path,
+    settings: list[str],
+    one_user: list[float],
+) -> list[Figure]:
+    """LOAD_USERS users log in and spawn pylab at once, each to a first cell; then each runs a cell
+    every LOAD_INTERVAL s for LOAD_SECONDS through the hub's proxy. The hub's memory under that
+    load, and an idle pylab's and rlab's memory after it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    passwords = {}
+    for index in range(LOAD_USERS):
+        name = f"load{index}"
+        added = subprocess.run(
+            make_command(tools_venv, "hub-user", f"NAME={name}", *settings), cwd=copy, env=make_environment(),
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        words = [line.strip() for line in added.stdout.splitlines() if line.startswith("    ")]
+        if added.returncode != 0 or not words:
+            raise BenchError(f"make hub-user {name} failed:\n{added.stdout[-2000:]}{added.stderr[-2000:]}")
+        passwords[name] = words[-1]
+    hub_memory: list[float] = []
+    began = time.monotonic()
+    with ThreadPoolExecutor(LOAD_USERS) as pool:
+        running = [pool.submit(login_spawn_cell, name, password, LOAD_SECONDS) for name, password in passwords.items()]
+        while not all(future.done() for future in running):
+            stats = hub.stats(stream=False)
+            hub_memory.append(stats["memory_stats"].get("usage", 0) / MB)
+            time.sleep(2)
+        results = [future.result() for future in running]  # a failed spawn raises here
+    all_first_cells = max(replied for replied, _ in results) - began
+    round_trips = sorted(trip * 1000 for _, trips in results for trip in trips)
+    ratio = all_first_cells / statistics.median(one_user)
+    p95 = round_trips[int(0.95 * (len(round_trips) - 1))]
+    labs = [client.containers.get(f"{hub.name}-{name}") for name in passwords]
+    time.sleep(5)  # the load is over: the labs are idle
+    idle_pylab = statistics.median(lab.stats(stream=False)["memory_stats"].get("usage", 0) / MB for lab in labs)
     return [
-        Figure("build pyrlab-hub (on pyrlab-base)", "s", [build]),
-        Figure("make hub until it answers", "s", [start]),
-        Figure("hub: login, spawn pylab, first cell", "s", to_cell),
-    ]
+        Figure(f"hub: {LOAD_USERS} users log in and spawn at once, until all ran a first cell", "s", [all_first_cells]),
+        Figure("  / one user's spawn to first cell", "x", [ratio], "<= 4x", ratio <= 4),
+        Figure(f"hub: cell round trip p50, {LOAD_USERS} labs, a cell every {LOAD_INTERVAL} s", "ms",
+               [statistics.median(round_trips)]),
+        Figure(f"hub: cell round trip p95, {LOAD_USERS} labs", "ms", [p95], "<= 100 ms", p95 <= 100),
+        Figure("hub's memory under that load (peak)", "MB", [max(hub_memory)]),
+        Figure("an idle pylab's memory (kernel started)", "MB", [idle_pylab]),
+        Figure("an idle rlab's memory", "MB", [idle_lab_memory(client)]),
+    ]  # fmt: skip
+
+
+def idle_lab_memory(client: Any) -> float:
+    """An rlab with Jupyter answering and nothing asked of it, as a new lab of the hub is."""
+    container = client.containers.run(
+        f"{PREFIX}rlab:latest", detach=True, environment={"JUPYTER_TOKEN": "bench"}, labels={"pyrlab.bench": "1"}
+    )
+    try:
+        answer = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8888/api', timeout=2)"
+        deadline = time.monotonic() + 90
+        while container.exec_run(["python", "-c", answer]).exit_code != 0:
+            if time.monotonic() > deadline:
+                raise BenchError(f"Jupyter did not start: {container.logs().decode(errors='replace')}")
+            time.sleep(0.3)
+        time.sleep(3)
+        return float(container.stats(stream=False)["memory_stats"].get("usage", 0)) / MB
+    finally:
+        container.remove(force=True)
 
 
 def first_cells(client: Any, kernel_client: str, runs: int) -> dict[str, list[float]]:
@@ -373,22 +456,29 @@ def start_figures(make: Callable[..., float], cli: str, copy: Path, runs: int) -
 Measurer = Callable[[Callable[..., float], str, Path, int], list[Figure]]
 
 
-def measure_alone(repo: Path, runs: int, image: str, measurer: Measurer) -> list[Figure]:
-    """One part of the figures (`--only`), in a scratch copy of its own that builds IMAGE first."""
+def measure_alone(repo: Path, runs: int, goal: str, measurer: Measurer) -> list[Figure]:
+    """One part of the figures (`--only`), in a scratch copy of its own that makes GOAL first."""
     cli = os.environ.get("CONTAINER_CLI", "docker")
     with tempfile.TemporaryDirectory(prefix="pyrlab-bench-") as folder:
         copy = copy_project(repo, Path(folder) / "pyrlab")
         make = make_runner(copy, repo / ".venv")
-        make(f"build-{image}")
+        make(goal)
         figures = measurer(make, cli, copy, runs)
         make("clean-images")
     return figures
 
 
-# The parts that `--only` measures alone: the image each needs built, and its figures.
+def team_server_figures(make: Callable[..., float], _cli: str, copy: Path, runs: int) -> list[Figure]:
+    repo = Path(__file__).resolve().parents[2]
+    kernel_client = (repo / "tests" / "images" / "kernel_client.py").read_text(encoding="utf-8")
+    return team_server(make, docker.from_env(version="auto"), copy, repo / ".venv", kernel_client, max(runs, 5))
+
+
+# The parts that `--only` measures alone: what each needs built, and its figures.
 PARTS: dict[str, tuple[str, Measurer]] = {
-    "r-sources": ("rlab", lambda make, cli, copy, runs: [r_source_figure(make, cli, copy, runs)]),
-    "start": ("pylab", start_figures),
+    "r-sources": ("build-rlab", lambda make, cli, copy, runs: [r_source_figure(make, cli, copy, runs)]),
+    "start": ("build-pylab", start_figures),
+    "hub": ("build", team_server_figures),
 }
 
 

@@ -8,6 +8,7 @@ environment make exports (HUB_*); each is checked here before anything starts.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from pyrlab.lab import (
     LabError,
     answer_status,
     bind_mount,
+    caller_ids,
     check_private,
     is_loopback,
     prepare_config_dir,
@@ -27,6 +29,8 @@ from pyrlab.lab import (
 from pyrlab.settings import HubSettings
 
 HUB_LABEL = "pyrlab.hub"
+# Where the team server puts a deleted user's home, inside HUB_HOMES (hub/accounts.py).
+KEPT_ASIDE = ".deleted"
 USER_LABEL = "pyrlab.hub.user"
 GPU_LABEL = "pyrlab.hub.gpus"
 DOCKER_SOCKET = "/var/run/docker.sock"
@@ -64,6 +68,10 @@ def docker_run_args(settings: HubSettings, image: str) -> list[str]:
         # The homes at the same path inside: the hub makes them, and names them to the engine.
         "--mount", bind_mount(settings.homes, str(settings.homes)),
         "--mount", bind_mount(settings.config, CONFIG_IN_HUB) + ",readonly",
+        # Root in the hub's container only for what it does: give each home its owner (CHOWN) and
+        # write HUB_DATA and HUB_HOMES, which are yours (DAC_OVERRIDE); nothing else, no way to gain more.
+        "--cap-drop", "ALL", "--cap-add", "CHOWN", "--cap-add", "DAC_OVERRIDE",
+        "--security-opt", "no-new-privileges",
     ]  # fmt: skip
     for variable, value in environment.items():
         args += ["--env", f"{variable}={value}"]
@@ -91,7 +99,7 @@ def start(cli: str, image: str) -> str:
     for reference in [image, *image_references(settings)]:
         if succeeds(cli, "image", "inspect", reference) is False:
             raise LabError(f"image {reference} does not exist: run `make build` (and check HUB_IMAGES)")
-    prepare_config_dir(settings.config)
+    prepare_config_dir(settings.config, caller_ids())
     if settings.auth != "native":
         oauth = settings.config / "hub" / "oauth.json"
         if not oauth.is_file():
@@ -99,7 +107,7 @@ def start(cli: str, image: str) -> str:
                 f"HUB_AUTH={settings.auth} needs {oauth}: a JSON file with client_id, client_secret, callback_url "
                 "and allowed_users (see the README's Team server section); or HUB_AUTH=native"
             )
-        check_private(oauth, oauth.stat())
+        check_private(oauth, oauth.stat(), os.geteuid())
         if oauth.stat().st_mode & 0o044:
             raise LabError(f"{oauth} holds a client secret: `chmod 600 {oauth}`")
     state = container_state(cli, settings.name)
@@ -153,8 +161,9 @@ def status(cli: str) -> list[str]:
     settings = HubSettings.from_environment()
     state = container_state(cli, settings.name) or "not running"
     lines = [f"{settings.name}\t{state}\t{settings.url}"]
-    fields = ["{{.Names}}", "{{.Image}}", "{{.State}}", "{{.Status}}", f'{{{{.Label "{USER_LABEL}"}}}}']
-    fields.append(f'{{{{.Label "{GPU_LABEL}"}}}}')
+    # Labels as JSON strings: a name with a tab or a line break stays one field of one row.
+    fields = ["{{.Names}}", "{{.Image}}", "{{.State}}", "{{.Status}}", f'{{{{json (.Label "{USER_LABEL}")}}}}']
+    fields.append(f'{{{{json (.Label "{GPU_LABEL}")}}}}')
     output = run_cli(
         cli, "ps", "--all", "--filter", f"label={USER_LABEL}", "--filter", f"label={HUB_LABEL}={settings.name}",
         "--format", "\t".join(fields),
@@ -164,11 +173,29 @@ def status(cli: str) -> list[str]:
         activity = json.loads(run_cli(cli, "exec", settings.name, "python", "-c", ACTIVITY))
     now = datetime.now(UTC)
     for row in filter(None, output.splitlines()):
-        _, image, container_state_now, since, user, gpus = row.split("\t", 5)
+        _, image, container_state_now, since, user_label, gpu_label = row.split("\t", 5)
+        user, gpus = json.loads(user_label), json.loads(gpu_label)
         last = activity.get(user)
         idle = f"idle {int((now - datetime.fromisoformat(last)).total_seconds())} s" if last else "idle: unknown"
-        lines.append(f"{user}\t{image}\t{container_state_now} ({since})\tGPUs: {gpus or '-'}\t{idle}")
-    return lines
+        lines.append(f"{printable(user)}\t{image}\t{container_state_now} ({since})\tGPUs: {gpus or '-'}\t{idle}")
+    return lines + kept_aside(settings.homes / KEPT_ASIDE)
+
+
+def kept_aside(folder: Path) -> list[str]:
+    """A line per deleted user's home the hub put aside, or one saying where when only root may look."""
+    if not folder.is_dir():
+        return []
+    try:
+        homes = sorted(folder.iterdir())
+    except PermissionError:
+        return [f"kept aside: deleted users' homes in {printable(str(folder))} (root's: look as root)"]
+    note = "a deleted user's home: `mv` it back to restore it, or remove it"
+    return [f"kept aside: {printable(str(home))} ({note})" for home in homes]
+
+
+def printable(text: str) -> str:
+    """A name as the terminal should show it: control characters escaped, never acted on."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def add_user(cli: str, name: str) -> str:

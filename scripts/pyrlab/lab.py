@@ -38,11 +38,11 @@ LABEL = "pyrlab.lab"
 # The configuration folder a lab was started with: `make status` shows a lab's URL only to the
 # folder that holds its token.
 CONFIG_LABEL = "pyrlab.config"
-# What root needs in a lab: re-own the home (CHOWN), read your 0600 token in DOCKER (DAC_READ_SEARCH,
-# reading only), switch to the user (SETUID, SETGID), and tini's passing `docker stop` on to the
-# user's processes (KILL). Every other capability is dropped, and no process may gain privileges
-# (setuid files) unless GRANT_SUDO asks for root.
-ROOT_STAGE_CAPABILITIES = ("CHOWN", "DAC_READ_SEARCH", "SETUID", "SETGID", "KILL")
+# The images' group `users`: it owns the virtual environment and the home, so the notebook user,
+# whatever its uid, installs packages and keeps its files there.
+NOTEBOOK_GROUP_ID = 100
+# A token or password file is at most this long (the images refuse a longer one too).
+SECRET_MAX_BYTES = 4096
 
 
 class LabError(UserError):
@@ -109,8 +109,13 @@ class LabSpec:
 
     @property
     def grants_sudo(self) -> bool:
-        """GRANT_SUDO=yes among DOCKER_ARGS: the user asked for root, so privileges are not dropped."""
+        """GRANT_SUDO=yes among DOCKER_ARGS: the user asked for root in the lab (docker-stacks' way)."""
         return any(re.fullmatch(r"GRANT_SUDO=(yes|1)", arg) for arg in self.docker_args)
+
+    @property
+    def owner(self) -> tuple[int, int]:
+        """The notebook user's uid and gid: the owner of what the lab reads and writes on the host."""
+        return notebook_ids(self.notebooks)
 
 
 def address_literal(address: str) -> str:
@@ -144,8 +149,8 @@ def scheme_for(config: Path) -> str:
     return "https" if (config / "ssl" / "cert.pem").is_file() else "http"
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write a file that only its owner can read, from its first byte on.
+def write_private(path: Path, text: str, owner: tuple[int, int]) -> None:
+    """Write a file that only its owner (the notebook user) can read, from its first byte on.
 
     Written beside it and renamed over it: a full disk or a crash leaves the old file (or none),
     never an empty or partial one.
@@ -153,6 +158,8 @@ def write_private(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        if os.geteuid() == 0:  # root writes for the owner of NOTEBOOKS, who runs the lab
+            os.fchown(descriptor, *owner)
         with os.fdopen(descriptor, "w", encoding="ascii") as handle:
             handle.write(text + "\n")
             handle.flush()
@@ -163,27 +170,41 @@ def write_private(path: Path, text: str) -> None:
         raise LabError(f"cannot write {path}: {error.strerror}; free space or fix DOCKER={path.parent}") from error
 
 
-def read_private(path: Path) -> str:
-    """Read a file of the configuration folder that must be yours alone: not a link, owned by you,
-    writable by nobody else. Anything else could be another user's plant (a known token)."""
+def read_private(path: Path, owner_uid: int) -> str:
+    """Read a secret of the configuration folder that must be the notebook user's alone: a regular
+    file with no other link, owned by that user, writable by nobody else, at most SECRET_MAX_BYTES.
+    Anything else could be another user's plant (a known token, a link to a file of root's), or
+    would hang or flood the start (a FIFO, megabytes). Opened without following a link or blocking."""
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as error:
         if error.errno == errno.ELOOP:
             raise LabError(f"{path} is a symbolic link: replace it with the file itself") from None
         raise LabError(f"cannot read {path}: {error.strerror}") from error
-    with os.fdopen(descriptor, encoding="utf-8", errors="replace") as handle:
-        check_private(path, os.fstat(handle.fileno()))
-        return handle.read()
+    with os.fdopen(descriptor, "rb") as handle:
+        status = os.fstat(handle.fileno())
+        problem = ""
+        if not stat.S_ISREG(status.st_mode):
+            problem = "is not a regular file"
+        elif status.st_nlink != 1:
+            problem = f"has {status.st_nlink - 1} other hard link(s), perhaps to a file that is not yours"
+        elif status.st_size > SECRET_MAX_BYTES:
+            problem = f"is {status.st_size} bytes, more than a token or password hash ({SECRET_MAX_BYTES})"
+        if problem:
+            raise LabError(f"{path} {problem}: remove it (`make pylab` writes a new token, `make password` a hash)")
+        check_private(path, status, owner_uid)
+        return handle.read(SECRET_MAX_BYTES).decode("utf-8", errors="replace")
 
 
-def check_private(path: Path, status: os.stat_result) -> None:
-    """The configuration folder and what is read from it belong to you and nobody else writes them."""
-    if status.st_uid != os.geteuid():
+def check_private(path: Path, status: os.stat_result, owner_uid: int) -> None:
+    """The configuration folder and what is read from it belong to the notebook user (you, or the
+    owner of NOTEBOOKS when make runs as root) and nobody else writes them."""
+    if status.st_uid != owner_uid:
+        whose = "you" if owner_uid == os.geteuid() else "the notebook user, the owner of NOTEBOOKS"
         raise LabError(
-            f"{path} belongs to uid {status.st_uid}, not to you (uid {os.geteuid()}): another user may have "
-            f"put it there. Check it, then `chown {os.geteuid()} {shlex.quote(str(path))}`, or set DOCKER to "
-            "a folder of your own"
+            f"{path} belongs to uid {status.st_uid}, not to {whose} (uid {owner_uid}): another user may have "
+            f"put it there, or the lab could not read it. Check it, then `chown {owner_uid} "
+            f"{shlex.quote(str(path))}`, or set DOCKER to a folder of uid {owner_uid}'s"
         )
     if status.st_mode & 0o022:
         raise LabError(
@@ -238,23 +259,28 @@ def warnings_for(spec: LabSpec) -> list[str]:
     return warnings
 
 
-def token_for(path: Path) -> str:
-    """The lab's token, created on first use in a file only its owner can read."""
+def token_for(path: Path, owner: tuple[int, int]) -> str:
+    """The lab's token (hex), created on first use in a file only the notebook user can read."""
     if os.path.lexists(path):
-        token = read_private(path).strip()
+        token = read_private(path, owner[0]).strip()
+        if token and not re.fullmatch(r"[0-9a-f]+", token):
+            raise LabError(f"{path} is not a token pyrlab wrote (hex digits only): remove it, and a new one is made")
         if token:
             return token
     token = secrets.token_hex(24)
-    write_private(path, token)
+    write_private(path, token, owner)
     return token
 
 
-def prepare_config_dir(config: Path, lab: str = "") -> None:
-    """The configuration directory (DOCKER) is created private; it and the files the lab reads from it
-    must be yours and writable by nobody else, or another user could plant a token or a script."""
+def prepare_config_dir(config: Path, owner: tuple[int, int], lab: str = "") -> None:
+    """The configuration directory (DOCKER) is created private to the notebook user; it and the files
+    the lab reads from it must be that user's and writable by nobody else, or another user could
+    plant a token or a script (and the lab, running as that user, could not read them)."""
     if not os.path.lexists(config):
         try:
             config.mkdir(mode=0o700, parents=True)
+            if os.geteuid() == 0:
+                os.chown(config, *owner)
         except OSError as error:
             raise LabError(
                 f"cannot create DOCKER={config}: {error.strerror}; create it yourself or set DOCKER to a folder "
@@ -262,7 +288,7 @@ def prepare_config_dir(config: Path, lab: str = "") -> None:
             ) from error
     if config.is_symlink() or not config.is_dir():
         raise LabError(f"DOCKER={config} is not a directory: set DOCKER to a directory for pyrlab's configuration")
-    check_private(config, config.stat())
+    check_private(config, config.stat(), owner[0])
     if not os.access(config, os.W_OK | os.X_OK):
         raise LabError(f"DOCKER={config} is not writable by you: `chmod u+rwx {shlex.quote(str(config))}`")
     names = [password_file(config).name, "userlab.sh", "ssl", "ssl/cert.pem", "ssl/key.pem"]
@@ -271,7 +297,7 @@ def prepare_config_dir(config: Path, lab: str = "") -> None:
         if os.path.lexists(config / name):
             if (config / name).is_symlink():
                 raise LabError(f"{config / name} is a symbolic link: replace it with the file itself")
-            check_private(config / name, (config / name).stat())
+            check_private(config / name, (config / name).stat(), owner[0])
 
 
 @functools.cache
@@ -328,10 +354,16 @@ def wait_until_ready(spec: LabSpec, token: str, timeout: float) -> str:
                 raise LabError(f"{spec.name} stopped while starting (state: {state}). Its last lines:\n{logs}")
             next_state_check = time.monotonic() + 1.0
         time.sleep(0.01)  # a refused connection costs little; the lab is used the moment it answers
+    logs = container_logs(spec.cli, spec.name, 40)
     raise LabError(
-        f"Jupyter in {spec.name} did not answer on port {spec.jupyter.host_port} within {timeout:.0f} s: "
-        f"see `make {spec.lab}-logs`"
+        f"Jupyter in {spec.name} did not answer on port {spec.jupyter.host_port} within {timeout:.0f} s, "
+        f"so it was removed. Its last lines:\n{logs}"
     )
+
+
+def caller_ids() -> tuple[int, int]:
+    """Who runs make: the owner of what pyrlab writes for itself (the hub's folder, values files)."""
+    return os.getuid(), os.getgid()
 
 
 def notebook_ids(notebooks: Path) -> tuple[int, int]:
@@ -341,7 +373,7 @@ def notebook_ids(notebooks: Path) -> tuple[int, int]:
     owns makes the notebook user root.
     """
     if os.getuid() != 0:
-        return os.getuid(), os.getgid()
+        return caller_ids()
     owner = notebooks.stat()
     return owner.st_uid, owner.st_gid
 
@@ -371,21 +403,25 @@ def check_notebooks_writable(notebooks: Path) -> None:
 
 
 def docker_run_args(spec: LabSpec) -> list[str]:
-    """The `docker run` arguments: loopback ports, the notebook user's ids, the two mounts."""
-    uid, gid = notebook_ids(spec.notebooks)
+    """The `docker run` arguments: loopback ports, the notebook user's ids, the two mounts.
+
+    The lab runs as the notebook user from its first process, with no capability and no way to
+    gain one, so that nothing in it (nor a `docker exec` without -u) is root. GRANT_SUDO=yes asks
+    for root: then it starts as root, docker-stacks' way, and start.sh gives the user sudo.
+    """
+    uid, gid = spec.owner
     args = [
         "run", "--detach", "--pull", "never", "--name", spec.name, "--label", f"{LABEL}={spec.lab}",
         "--label", f"{CONFIG_LABEL}={spec.config.resolve()}",
-        # Start as root only to give the notebook user the host user's ids; the start
-        # script then drops to that user before anything else runs.
-        "--user", "root",
-        "--env", f"NB_UID={uid}", "--env", f"NB_GID={gid}",
         "--mount", bind_mount(spec.notebooks, WORK_DIR), "--mount", bind_mount(spec.config, CONFIG_DIR),
         "--workdir", WORK_DIR,
     ]  # fmt: skip
-    if not spec.grants_sudo:
+    if spec.grants_sudo:
+        args += ["--user", "root", "--env", f"NB_UID={uid}", "--env", f"NB_GID={gid}"]
+    else:
+        # HOME for `docker exec` too: a uid without a passwd entry would get /.
+        args += ["--user", f"{uid}:{gid}", "--group-add", str(NOTEBOOK_GROUP_ID), "--env", f"HOME={HOME}"]
         args += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
-        args += [arg for capability in ROOT_STAGE_CAPABILITIES for arg in ("--cap-add", capability)]
     if not is_loopback(spec.bind):
         args += ["--env", "PYRLAB_ALLOW_REMOTE_ACCESS=yes"]  # other machines' names in the Host header
     if spec.auth == "none":
@@ -418,7 +454,7 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
     if not spec.notebooks.is_dir():
         raise LabError(f"NOTEBOOKS={spec.notebooks} is not a folder: point NOTEBOOKS at the folder of your notebooks")
     check_notebooks_writable(spec.notebooks)
-    prepare_config_dir(spec.config, spec.lab)
+    prepare_config_dir(spec.config, spec.owner, spec.lab)
     for publish in spec.publish:
         try:
             check_port_free(spec.bind, publish)
@@ -426,17 +462,25 @@ def start(spec: LabSpec, timeout: float = 120.0) -> str:
             refuse_running_lab(spec)  # the likeliest holder of the port: name it
             raise
     password = spec.auth == "token" and spec.password_file.is_file()
-    token = token_for(spec.token_file) if spec.auth == "token" and not password else ""
+    if password:
+        read_private(spec.password_file, spec.owner[0])  # checked here, where a problem is said at once
+    token = token_for(spec.token_file, spec.owner) if spec.auth == "token" and not password else ""
     for warning in warnings_for(spec):
         print(f"WARNING: {warning}", file=sys.stderr)
-    if notebook_ids(spec.notebooks)[0] == 0:
+    if spec.grants_sudo:
+        print(f"note: GRANT_SUDO=yes: {spec.name} can become root in its container (sudo)", file=sys.stderr)
+    elif spec.owner[0] == 0:
         print(
-            f"note: NOTEBOOKS={spec.notebooks} belongs to root, so Jupyter runs as root in the container; "
-            f"`chown` the folder to a user to run as that user",
+            f"note: NOTEBOOKS={spec.notebooks} belongs to root, so Jupyter runs as root (without capabilities) "
+            f"in the container; `chown` the folder to a user to run as that user",
             file=sys.stderr,
         )
     run_container(spec)
-    scheme = wait_until_ready(spec, token, timeout)
+    try:
+        scheme = wait_until_ready(spec, token, timeout)
+    except LabError:
+        stop(spec.cli, spec.name)  # a lab that did not start is no use; its last lines are in the error
+        raise
     if spec.auth != "none":
         refuse_open_lab(spec, scheme)
     url = f"{scheme}://{spec.url_host}:{spec.jupyter.host_port}/lab"
@@ -503,11 +547,12 @@ def hash_password(cli: str, image: str, password: str) -> str:
     return hashed.strip()
 
 
-def store_password(config: Path, hashed: str) -> Path:
-    """Keep the hash where the labs look for it, readable by you only."""
-    prepare_config_dir(config)
+def store_password(config: Path, notebooks: Path, hashed: str) -> Path:
+    """Keep the hash where the labs look for it, readable by the notebook user only."""
+    owner = notebook_ids(notebooks) if notebooks.exists() else caller_ids()
+    prepare_config_dir(config, owner)
     path = password_file(config)
-    write_private(path, hashed)
+    write_private(path, hashed, owner)
     return path
 
 
@@ -525,7 +570,7 @@ def url_to_open(config: Path, lab: str, port: str, host: str = "127.0.0.1") -> s
     if password_file(config).is_file():
         return f"{base} (log in with the password of `make password`)"
     token = token_file(config, lab)
-    return f"{base}?token={read_private(token).strip()}" if os.path.lexists(token) else base
+    return f"{base}?token={read_private(token, config.stat().st_uid).strip()}" if os.path.lexists(token) else base
 
 
 # `docker ps` Ports: "127.0.0.1:8888->8888/tcp, …" (IPv6 in brackets or as ":::").

@@ -10,6 +10,7 @@ the manifest; `make pull` fetches the images back by that digest.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -75,7 +76,7 @@ def answers_with_auth(url: str) -> bool:
 
 
 def password(data: Path) -> str:
-    return read_private(data.expanduser().absolute() / PASSWORD_FILE).strip()
+    return read_private(data.expanduser().absolute() / PASSWORD_FILE, os.geteuid()).strip()
 
 
 def stop(cli: str, port: int) -> bool:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pyrlab.lab import write_private
+from pyrlab.lab import caller_ids, write_private
 from pyrlab.registry import RegistryError
 from pyrlab.settings import HubSettings
 
@@ -142,5 +142,5 @@ def write_values(out: Path, manifests: Path) -> Path:
         "# Zero to JupyterHub values written by `make z2jh-values` from pyrlab's manifests; install with\n"
         f"#   helm upgrade --install pyrlab jupyterhub/jupyterhub --values {out.name}\n"
     )
-    write_private(out, header + yaml.safe_dump(document, sort_keys=False))
+    write_private(out, header + yaml.safe_dump(document, sort_keys=False), caller_ids())
     return out

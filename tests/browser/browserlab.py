@@ -128,4 +128,6 @@ def open_made_lab(browser: Browser, lab: MadeLab) -> LabPage:
         logs: bytes = docker.from_env(version="auto").containers.get(lab.name).logs(tail=60)
         return logs.decode(errors="replace")
 
-    return open_lab(browser, lab.url, diagnose=lab_log)
+    # The lab keeps its layout in DOCKER (a notebook left open opens again): each new page of a
+    # test starts from the launcher, as `?reset` asks of JupyterLab.
+    return open_lab(browser, lab.url.replace("/lab?", "/lab?reset&", 1), diagnose=lab_log)

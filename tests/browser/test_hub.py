@@ -49,11 +49,13 @@ def log_in(browser: Browser, url: str, name: str, password: str) -> LabPage:
 def test_login_spawn_page_lab_and_logout(browser: Browser, hub: tuple[str, dict[str, str], list[str]]) -> None:
     url, passwords, _ = hub
     tab = log_in(browser, url, "alice", passwords["alice"])
-    choices = tab.page.locator("select[name=image] option")
+    choices = tab.page.locator("input[name=image]")
     choices.first.wait_for(state="attached")
-    assert choices.all_inner_texts() == ["pylab", "rlab"]  # exactly the built images
+    # Exactly the built images, each with what it holds.
+    assert [choice.get_attribute("value") for choice in choices.all()] == ["pylab", "rlab"]
+    assert "JupyterLab with R (kernel ir) and Python" in tab.page.locator("form").inner_text()
     tab.screenshot(SCREENSHOTS / "hub-spawn.png")
-    tab.page.locator("select[name=image]").select_option("pylab")
+    tab.page.locator("input[name=image][value=pylab]").check()
     tab.page.locator("form [type=submit]").first.click()
     launcher(tab, "Notebook").first.wait_for(timeout=150_000)  # the lab opens when it is ready
     assert tab.page.url.startswith(f"{url}/user/alice/lab")
@@ -61,7 +63,7 @@ def test_login_spawn_page_lab_and_logout(browser: Browser, hub: tuple[str, dict[
     assert tab.foreign_requests() == []
 
     intruder = log_in(browser, url, "bob", passwords["bob"])
-    intruder.page.locator("select[name=image]").wait_for(state="attached")  # bob's own spawn page
+    intruder.page.locator("input[name=image]").first.wait_for(state="attached")  # bob's own spawn page
     answer = intruder.page.goto(f"{url}/user/alice/lab")
     assert "/user/alice/" not in intruder.page.url or (answer is not None and answer.status == 403)
     assert launcher(intruder).count() == 0

@@ -8,6 +8,7 @@ import re
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,13 @@ def test_users_containers_are_isolated_as_labs_are(hub: Hub, alice: HubUser, doc
     container = docker_client.containers.get(f"{hub.name}-alice")
     host_config = container.attrs["HostConfig"]
     assert host_config["CapDrop"] == ["ALL"]
+    assert not host_config["CapAdd"]
     assert "no-new-privileges" in host_config["SecurityOpt"]
+    # The user's own uid from the first process: no root stage, and `docker exec` is that user too.
+    uid = (hub.homes / "alice").stat().st_uid
+    assert container.attrs["Config"]["User"] == f"{uid}:{uid}"
+    assert {user for _, user, _ in container.top(ps_args="-o pid,uid,args")["Processes"]} == {str(uid)}
+    assert container.exec_run(["id", "-u"]).output.decode().strip() == str(uid)
     assert not any(host_config.get("PortBindings") or {}.values())  # only the hub's proxy is published
     assert host_config["NetworkMode"] == hub.name
     assert host_config["Memory"] == 2 * 1024**3
@@ -246,6 +253,172 @@ def wait_for_hub(hub: Hub) -> None:
             pass  # restarting
         assert time.monotonic() < deadline, "the hub did not come back"
         time.sleep(0.5)
+
+
+def new_password(hub: Hub, name: str) -> str:
+    """`make hub-user NAME`: the user is authorized (added if new) with a new password, printed once."""
+    added = make("hub-user", f"NAME={name}", *hub.settings)
+    assert added.returncode == 0, added.stdout + added.stderr
+    password = re.search(r"^    (\S+)$", added.stdout, re.MULTILINE)
+    assert password, added.stdout
+    return password.group(1)
+
+
+def wait_until_ready(user: HubUser, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not user.servers().get("", {}).get("ready"):
+        assert time.monotonic() < deadline, user.servers()
+        time.sleep(0.3)
+
+
+@pytest.mark.parametrize("how", ["empty", "profile", "form", "admin"])
+def test_a_spawn_that_names_no_image_runs_the_first_choice(hub: Hub, docker_client: Any, how: str) -> None:
+    """An empty body, an unknown option, the spawn form without its field and the admin page's
+    start: each runs the first of HUB_IMAGES, never DockerSpawner's own default image."""
+    name = f"noimage-{how}"
+    user = add_user(hub, name)
+    if how == "empty":
+        asked = user.api("POST", f"/users/{name}/server")
+    elif how == "profile":
+        asked = user.api("POST", f"/users/{name}/server", json={"profile": "admin"})
+    elif how == "form":
+        form = {"_xsrf": user.session.cookies.get("_xsrf", ""), "unrelated": "x"}
+        asked = user.session.post(f"{hub.url}/hub/spawn/{name}", data=form, allow_redirects=False, timeout=30)
+    else:
+        asked = add_user(hub, "admin").api("POST", f"/users/{name}/server")  # what the admin page's button asks
+    assert asked.status_code in (201, 202, 302), asked.text[:500]
+    try:
+        wait_until_ready(user)
+        [container] = docker_client.containers.list(filters={"label": f"pyrlab.hub.user={name}"})
+        assert container.image.id == docker_client.images.get(IMAGES["pylab"]).id
+    finally:
+        user.stop()
+
+
+@pytest.mark.parametrize("options", [{"image": ["pylab"]}, {"image": 5}, {"image": {"a": 1}}])
+def test_malformed_spawn_options_are_a_clear_400(hub: Hub, options: dict[str, Any]) -> None:
+    user = add_user(hub, "malformed")
+    answer = user.api("POST", "/users/malformed/server", json=options)
+    assert answer.status_code == 400, answer.text
+    assert "one name of: pylab, rlab, pylab-cuda" in answer.text  # the choices, named
+
+
+def test_a_deleted_users_files_never_reach_a_new_account_of_the_same_name(hub: Hub, docker_client: Any) -> None:
+    """The admin deletes zz1; later another person signs up as zz1 (SQLite may give them the old id)."""
+    first = add_user(hub, "zz1")
+    first.spawn("pylab")
+    write = "import os; open('/home/jovyan/work/private.txt', 'w').write('secret'); print(os.getuid())"
+    old_uid = run_cell(docker_client, hub, "zz1", first.token(), "python3", write).strip()
+    first.stop()
+    admin = add_user(hub, "admin")
+    assert admin.api("DELETE", "/users/zz1").status_code == 204
+    newcomer = add_user(hub, "zz1")
+    newcomer.spawn("pylab")
+    try:
+        look = "import os; print(os.getuid(), sorted(os.listdir('/home/jovyan/work')))"
+        new_uid, listing = run_cell(docker_client, hub, "zz1", newcomer.token(), "python3", look).strip().split(" ", 1)
+        assert new_uid != old_uid
+        assert "private.txt" not in listing
+        shown = make("hub-status", *hub.settings)
+        assert re.search(rf"^kept aside: {hub.homes}/\.deleted/zz1\.uid{old_uid}\.\S+ ", shown.stdout, re.MULTILINE), (
+            shown.stdout
+        )
+    finally:
+        newcomer.stop()
+
+
+def test_renaming_a_user_is_refused_with_the_reason(hub: Hub) -> None:
+    """A rename would split the login (kept under the old name), the home and the uid: refused, as
+    the admin page's rename asks the same API."""
+    password = new_password(hub, "a_b")
+    HubUser(hub.url, "a_b", password)  # the hub knows a user from their first login
+    admin = add_user(hub, "admin")
+    answer = admin.api("PATCH", "/users/a_b", json={"name": "a_c"})
+    assert answer.status_code == 400, answer.text
+    assert "renaming a_b to a_c is not supported" in answer.text
+    assert admin.api("GET", "/users/a_c").status_code == 404
+    HubUser(hub.url, "a_b", password)  # logs in as before
+
+
+def test_concurrent_cuda_spawns_never_share_a_gpu(hub: Hub) -> None:
+    """Four users ask for the CUDA image at the same moment, GPU_POOL=0,1: two get distinct GPUs
+    (which the engine here cannot start: it says which it was given), two are refused naming the holders."""
+    users = [add_user(hub, f"gpu{index}") for index in range(4)]
+
+    def ask(user: HubUser) -> requests.Response:
+        return user.api("POST", f"/users/{user.name}/server", json={"image": "pylab-cuda"})
+
+    with ThreadPoolExecutor(len(users)) as pool:
+        answers = list(pool.map(ask, users))
+    given = [re.search(r"given GPU (\S+) of GPU_POOL", answer.text) for answer in answers if answer.status_code == 503]
+    refused = [answer.text for answer in answers if answer.status_code == 409]
+    assert sorted(match.group(1) for match in given if match) == ["0", "1"], [answer.text for answer in answers]
+    assert len(refused) == 2, [answer.text for answer in answers]
+    assert all(re.search(r"GPU 0: gpu\d, GPU 1: gpu\d", text) for text in refused), refused
+
+
+def test_guessed_passwords_make_the_user_wait(hub: Hub) -> None:
+    password = new_password(hub, "guessed")
+    for _ in range(10):
+        with pytest.raises(HubClientError):
+            HubUser(hub.url, "guessed", "not-the-password")
+    with pytest.raises(HubClientError):  # locked for a while, even with the right password
+        HubUser(hub.url, "guessed", password)
+
+
+def sign_up(hub: Hub, name: str, password: str) -> str:
+    session = requests.Session()
+    session.get(f"{hub.url}/hub/signup", timeout=10)
+    form = {"username": name, "signup_password": password, "signup_password_confirmation": password}
+    answer = session.post(f"{hub.url}/hub/signup", data={**form, "_xsrf": session.cookies.get("_xsrf", "")}, timeout=10)
+    assert answer.status_code == 200, answer.text[:300]
+    return answer.text
+
+
+@pytest.mark.parametrize(("name", "password"), [("weak1", "a"), ("weak2", "password"), ("weak3", "1234567890"),
+                                                ("new\nline", "a long enough passphrase"),
+                                                ("tab\tname", "a long enough passphrase")])  # fmt: skip
+def test_weak_passwords_and_bad_names_are_refused_at_sign_up(hub: Hub, name: str, password: str) -> None:
+    assert "Something went wrong" in sign_up(hub, name, password)
+    admin = add_user(hub, "admin")
+    waiting = admin.session.get(f"{hub.url}/hub/authorize", timeout=10)
+    assert waiting.status_code == 200, waiting.text[:300]
+    assert name not in waiting.text  # nobody for the admin to authorize
+    with pytest.raises(HubClientError):
+        HubUser(hub.url, name, password)
+
+
+def test_the_spawn_page_says_what_each_choice_holds(hub: Hub) -> None:
+    user = add_user(hub, "chooser")
+    page = user.session.get(f"{hub.url}/hub/spawn", timeout=30).text
+    assert "JupyterLab with Python and the scientific packages" in page
+    assert "JupyterLab with R (kernel ir) and Python" in page
+    assert re.search(r"pylab-cuda</strong>: .*GPUs free now: \d of 2", page), page[-3000:]
+
+
+def test_hub_status_prints_any_name_safely(hub: Hub, docker_client: Any) -> None:
+    """A label written before names were checked (or by hand): one row, its control characters escaped."""
+    odd = hold_gpu(docker_client, hub, "a\nb\tc", "")
+    try:
+        shown = make("hub-status", *hub.settings)
+        assert shown.returncode == 0, shown.stderr
+        assert re.search(r"^a\\nb\\tc\t", shown.stdout, re.MULTILINE), shown.stdout
+    finally:
+        odd.remove(force=True)
+
+
+def test_the_hub_container_is_its_own(hub: Hub, docker_client: Any) -> None:
+    """Its own health check, no port of the labs', only the capabilities it uses, a private database."""
+    container = docker_client.containers.get(hub.name)
+    assert "8888/tcp" not in (container.attrs["Config"].get("ExposedPorts") or {})
+    assert container.attrs["HostConfig"]["CapDrop"] == ["ALL"]
+    assert set(container.attrs["HostConfig"]["CapAdd"]) <= {"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CHOWN", "DAC_OVERRIDE"}
+    deadline = time.monotonic() + 60
+    while container.attrs["State"]["Health"]["Status"] != "healthy":
+        assert time.monotonic() < deadline, container.attrs["State"]["Health"]
+        time.sleep(1)
+        container.reload()
+    assert (hub.data / "jupyterhub.sqlite").stat().st_mode & 0o077 == 0
 
 
 def test_hub_status_lists_each_users_lab(hub: Hub, alice: HubUser) -> None:

@@ -43,7 +43,7 @@ def lab(docker_client: Any, image: str) -> Iterator[Lab]:
         image,
         detach=True,
         environment={"JUPYTER_TOKEN": token},
-        ports={port: ("127.0.0.1", None) for port in exposed},
+        ports={port: ("127.0.0.1", None) for port in {"8888/tcp", *exposed}},
         labels={"pyrlab.test": "images"},
     )
     try:

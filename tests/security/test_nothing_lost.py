@@ -113,6 +113,7 @@ def test_full_disk_while_writing_the_token_leaves_no_empty_token(project: Projec
     notebooks = full_disk.parent.parent / "notebooks"
     notebooks.mkdir()
     os.chown(notebooks, 4321, 4322)
+    os.chown(full_disk, 4321, 4322)  # DOCKER is the notebook user's, as make wants it when root runs it
     result = project.make("pylab", f"PYPORT={free_port()}", f"NOTEBOOKS={notebooks}", f"DOCKER={full_disk}")
     assert result.returncode != 0
     assert f"cannot write {full_disk / 'pylab.token'}: No space left on device" in result.stderr

@@ -12,6 +12,8 @@ import pytest
 from pyrlab import lab
 from pyrlab.settings import SettingError, check_mountable
 
+YOU = lab.caller_ids()
+
 
 def spec(tmp_path: Path, **changes: object) -> lab.LabSpec:
     values: dict[str, object] = {
@@ -62,15 +64,43 @@ def test_free_port_passes() -> None:
 
 def test_token_file_is_private_and_reused(tmp_path: Path) -> None:
     token_file = tmp_path / "pylab.token"
-    token = lab.token_for(token_file)
+    token = lab.token_for(token_file, YOU)
     assert len(token) == 48
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-    assert lab.token_for(token_file) == token
+    assert lab.token_for(token_file, YOU) == token
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [(b"ab\x00cd\n", "not a token pyrlab wrote"), (b"a" * 5000, "more than a token"), (b"not-hex\n", "not a token")],
+)
+def test_token_file_that_pyrlab_did_not_write_is_refused(tmp_path: Path, content: bytes, problem: str) -> None:
+    token_file = tmp_path / "pylab.token"
+    token_file.write_bytes(content)
+    token_file.chmod(0o600)
+    with pytest.raises(lab.LabError, match=problem):
+        lab.token_for(token_file, YOU)
+    assert token_file.read_bytes() == content  # left as it was, for the user to look at
+
+
+def test_token_file_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    token_file = tmp_path / "pylab.token"
+    os.mkfifo(token_file, 0o600)
+    with pytest.raises(lab.LabError, match="is not a regular file"):
+        lab.token_for(token_file, YOU)
+
+
+def test_token_file_with_another_hard_link_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").write_text("abcdef\n")
+    (tmp_path / "elsewhere").chmod(0o600)
+    os.link(tmp_path / "elsewhere", tmp_path / "pylab.token")
+    with pytest.raises(lab.LabError, match="other hard link"):
+        lab.token_for(tmp_path / "pylab.token", YOU)
 
 
 def test_config_dir_is_created_private(tmp_path: Path) -> None:
     config = tmp_path / "docker"
-    lab.prepare_config_dir(config)
+    lab.prepare_config_dir(config, YOU)
     assert stat.S_IMODE(config.stat().st_mode) == 0o700
 
 
@@ -78,7 +108,7 @@ def test_config_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "docker"
     config.write_text("")
     with pytest.raises(lab.LabError, match="is not a directory"):
-        lab.prepare_config_dir(config)
+        lab.prepare_config_dir(config, YOU)
 
 
 def test_run_arguments_publish_on_the_bind_address_only(tmp_path: Path) -> None:
@@ -104,12 +134,19 @@ def test_notebook_user_takes_the_callers_ids_or_roots_folder_owner(tmp_path: Pat
     assert lab.notebook_ids(notebooks) == expected
 
 
-def test_run_arguments_map_the_ids_and_end_with_extra_args_and_image(tmp_path: Path) -> None:
+def test_lab_runs_as_the_notebook_user_from_its_first_process(tmp_path: Path) -> None:
+    """No root stage: the notebook user's ids are the container's user, with group users for the
+    environment, no capability and no way to gain one; HOME for `docker exec` too."""
     (tmp_path / "notebooks").mkdir()
     uid, gid = lab.notebook_ids(tmp_path / "notebooks")
     args = lab.docker_run_args(spec(tmp_path))
-    assert f"NB_UID={uid}" in args
-    assert f"NB_GID={gid}" in args
+    assert args[args.index("--user") + 1] == f"{uid}:{gid}"
+    assert args[args.index("--group-add") + 1] == "100"
+    assert args[args.index("--cap-drop") + 1] == "ALL"
+    assert "--cap-add" not in args
+    assert args[args.index("--security-opt") + 1] == "no-new-privileges"
+    assert "HOME=/home/jovyan" in args
+    assert not any(arg.startswith(("NB_UID=", "NB_GID=")) for arg in args)
     assert args[-3:] == ["--gpus", "all", "pylab:latest"]
 
 
@@ -138,7 +175,7 @@ def test_auth_none_passes_no_token_file(tmp_path: Path) -> None:
 
 def test_a_stored_password_replaces_the_token_file(tmp_path: Path) -> None:
     (tmp_path / "notebooks").mkdir()
-    lab.store_password(tmp_path / "config", "argon2:$argon2id$v=19$fake")
+    lab.store_password(tmp_path / "config", tmp_path / "notebooks", "argon2:$argon2id$v=19$fake")
     assert stat.S_IMODE((tmp_path / "config" / "jupyter_password").stat().st_mode) == 0o600
     args = lab.docker_run_args(spec(tmp_path))
     assert not any(arg.startswith("JUPYTER_TOKEN_FILE=") for arg in args)
@@ -187,9 +224,15 @@ def test_remote_bind_lifts_the_host_check_and_privileges_are_dropped(tmp_path: P
     assert "no-new-privileges" in local
 
 
-def test_grant_sudo_keeps_the_privileges_sudo_needs(tmp_path: Path) -> None:
+def test_grant_sudo_starts_as_root_docker_stacks_way(tmp_path: Path) -> None:
+    """Root on request only: GRANT_SUDO=yes starts as root with the notebook user's ids to take,
+    and keeps the privileges sudo needs."""
     (tmp_path / "notebooks").mkdir()
+    uid, gid = lab.notebook_ids(tmp_path / "notebooks")
     args = lab.docker_run_args(spec(tmp_path, docker_args=["--env", "GRANT_SUDO=yes"]))
+    assert args[args.index("--user") + 1] == "root"
+    assert f"NB_UID={uid}" in args
+    assert f"NB_GID={gid}" in args
     assert "--cap-drop" not in args
     assert "no-new-privileges" not in args
 
@@ -197,18 +240,21 @@ def test_grant_sudo_keeps_the_privileges_sudo_needs(tmp_path: Path) -> None:
 def test_private_files_refuse_links_and_other_writers(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("abc\n")
     (tmp_path / "token").chmod(0o600)
-    assert lab.read_private(tmp_path / "token") == "abc\n"
+    assert lab.read_private(tmp_path / "token", os.geteuid()) == "abc\n"
     (tmp_path / "link").symlink_to(tmp_path / "token")
     with pytest.raises(lab.LabError, match="is a symbolic link"):
-        lab.read_private(tmp_path / "link")
+        lab.read_private(tmp_path / "link", os.geteuid())
     (tmp_path / "token").chmod(0o620)
     with pytest.raises(lab.LabError, match="chmod go-w"):
-        lab.read_private(tmp_path / "token")
+        lab.read_private(tmp_path / "token", os.geteuid())
+    (tmp_path / "token").chmod(0o600)
+    with pytest.raises(lab.LabError, match="belongs to uid"):
+        lab.read_private(tmp_path / "token", os.geteuid() + 1)
 
 
 def test_token_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
     token = tmp_path / "pylab.token"
-    lab.write_private(token, "first")
+    lab.write_private(token, "first", YOU)
     assert token.read_text() == "first\n"
     assert stat.S_IMODE(token.stat().st_mode) == 0o600
     assert sorted(path.name for path in tmp_path.iterdir()) == ["pylab.token"]

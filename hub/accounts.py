@@ -1,0 +1,108 @@
+"""Each account of the team server and its host uid: a uid is given once and never again, and a
+deleted account's home is kept aside, never handed to a new account of the same name.
+
+An account is its name and the moment the hub created it: the database may give a new account
+the id of a deleted one (SQLite reuses ids), but never the same creation time. The record is a
+JSON file in HUB_DATA, written whole and renamed over the old one. Standard library only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+# A user name: a folder of HUB_HOMES, a container name and a label, so lower case letters, digits
+# and . _ - only (no control character, no path separator). Sign-up, OAuth and `make hub-user`.
+USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")  # \Z: `$` would let a final line break through
+RECORD = "accounts.json"
+# Where the homes of deleted accounts go, inside HUB_HOMES: `make hub-status` lists them.
+KEPT_ASIDE = ".deleted"
+
+
+@dataclass
+class Account:
+    name: str
+    created: str
+    uid: int
+    deleted: str = ""  # when the admin deleted it
+    kept_at: str = ""  # where its home was put aside
+
+
+class Accounts:
+    """The record of every account the hub ever gave a uid, read and written under HUB_DATA."""
+
+    def __init__(self, data: Path, homes: Path, uid_base: int) -> None:
+        self.path, self.homes, self.uid_base = data / RECORD, homes, uid_base
+
+    def read(self) -> list[Account]:
+        if not self.path.exists():
+            return []
+        return [Account(**entry) for entry in json.loads(self.path.read_text(encoding="utf-8"))["accounts"]]
+
+    def write(self, accounts: list[Account]) -> None:
+        temporary = self.path.with_name(f".{RECORD}.tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            json.dump({"accounts": [asdict(account) for account in accounts]}, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, self.path)
+
+    def uid_for(self, name: str, created: str) -> int:
+        """The account's uid: the one it was given, or a new one no account ever had.
+
+        A home from before this record (a hub upgraded from pyrlab's earlier uids) is adopted by
+        the account of its name when no recorded account holds its owner's uid.
+        """
+        accounts = self.read()
+        for account in accounts:
+            if (account.name, account.created) == (name, created) and not account.deleted:
+                return account.uid
+        taken = {account.uid for account in accounts}
+        home = self.homes / name
+        if home.is_dir() and not home.is_symlink() and home.stat().st_uid not in taken and home.stat().st_uid != 0:
+            uid = home.stat().st_uid
+        else:
+            uid = max([self.uid_base - 1, *taken]) + 1
+        accounts.append(Account(name, created, uid))
+        self.write(accounts)
+        return uid
+
+    def prepare_home(self, name: str, uid: int) -> tuple[Path, Path | None]:
+        """The account's home, made private to its uid; a home of the same name that another uid
+        owns (a deleted account's) is first put aside. Returns the home and where a home was put."""
+        home, kept = self.homes / name, None
+        if home.is_symlink() or (home.exists() and home.stat().st_uid != uid):
+            kept = self.keep_aside(home)
+        if not home.exists():
+            home.mkdir(mode=0o700)
+            os.chown(home, uid, uid)
+        return home, kept
+
+    def keep_aside(self, home: Path) -> Path:
+        aside = self.homes / KEPT_ASIDE
+        aside.mkdir(mode=0o700, exist_ok=True)
+        owner = home.lstat().st_uid
+        kept = aside / f"{home.name}.uid{owner}.{time.strftime('%Y%m%dT%H%M%S')}"
+        home.rename(kept)
+        return kept
+
+    def delete(self, name: str, created: str) -> Path | None:
+        """The admin deleted the account: its home is put aside and its uid never given again."""
+        accounts = self.read()
+        home, kept = self.homes / name, None
+        for account in accounts:
+            if (account.name, account.created) == (name, created) and not account.deleted:
+                if home.exists() and home.lstat().st_uid == account.uid:
+                    kept = self.keep_aside(home)
+                account.deleted = time.strftime("%Y-%m-%dT%H:%M:%S")
+                account.kept_at = str(kept or "")
+        self.write(accounts)
+        return kept
+
+    def kept_aside(self) -> list[Account]:
+        return [account for account in self.read() if account.kept_at and Path(account.kept_at).exists()]

@@ -1,0 +1,15 @@
+"""rlab under any uid, on a read-only root, with any home: it starts, runs an R kernel, saves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anyuid import STARTS, Start, start_runs_a_kernel_and_saves
+
+
+@pytest.mark.parametrize("start", STARTS.values(), ids=STARTS.keys())
+def test_r_lab_works_under_any_uid_and_root(docker_client: Any, image: str, start: Start, tmp_path: Path) -> None:
+    start_runs_a_kernel_and_saves(docker_client, image, start, "ir", tmp_path)
