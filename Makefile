@@ -97,8 +97,8 @@ HUB_HOMES ?= $(HOME)/pyrlab-hub/homes
 HUB_SHARED ?=
 ## Team server: how users log in: native (their own passwords, the admin authorizes), github, gitlab or generic (OAuth, configured by DOCKER/hub/oauth.json)
 HUB_AUTH ?= native
-## Team server: its admin's user name, who authorizes sign-ups
-HUB_ADMIN ?= $(USER)
+## Team server: its admin's user name, who authorizes sign-ups (yours, also where USER is unset: a service, cron)
+HUB_ADMIN ?= $(or $(USER),$(LOGNAME),$(shell id -un))
 ## Team server: the images users may choose, name=reference, comma-separated (pylab's CUDA build too when it is built; a name with cuda gets GPUs of GPU_POOL)
 HUB_IMAGES ?= pylab=$(IMAGE_PREFIX)pylab:latest,rlab=$(IMAGE_PREFIX)rlab:latest$(hub_cuda_choice)
 ## Team server: memory limit of each user's lab, e.g. 8G (empty: none)
@@ -348,7 +348,7 @@ pylab-stop rlab-stop: %-stop: $(TOOLS) ## stop and remove that lab's container
 pylab-logs rlab-logs: %-logs: ## follow that lab's log
 	$(CONTAINER_CLI) logs --follow $*-$(call lab_port,$*)
 pylab-shell rlab-shell: %-shell: ## open a shell in that lab as the notebook user
-	$(CONTAINER_CLI) exec --interactive --tty --user jovyan --workdir /home/jovyan/work $*-$(call lab_port,$*) bash
+	$(CONTAINER_CLI) exec --interactive --tty --workdir /home/jovyan/work $*-$(call lab_port,$*) bash
 stop: pylab-stop rlab-stop ## stop both labs
 status: $(TOOLS) ## list the lab containers, with the URL of each running one
 	$(PYRLAB) lab-status
@@ -368,7 +368,7 @@ lint: $(TEST_TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/mypy tests/registry tests/cluster/test_kubespawner.py
 	$(TOOLS_VENV)/bin/mypy tests/rsources
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck is not installed: apt-get install shellcheck" >&2; exit 1; }
-	shellcheck pyrlab-base/start.sh pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/venv-install pyrlab-base/add-ca-certs pyrlab-base/build-ca \
+	shellcheck pyrlab-base/start.sh pyrlab-base/bash.bashrc pyrlab-base/apt-install pyrlab-base/uv-install pyrlab-base/venv-install pyrlab-base/add-ca-certs pyrlab-base/build-ca \
 		pyrlab-base/record-debian-archive proxies/serve .ci/run
 
 test-unit: $(TEST_TOOLS) ## unit tests of scripts/ (no Docker)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 # Only the labs' modules load up front: `make pylab` pays for none of the build tools (about 70 ms
 # of imports); every other verb imports what it uses.
 from pyrlab import lab
+from pyrlab.engine import buildkit_problem
 from pyrlab.inside.errors import UserError
 from pyrlab.settings import Settings
 
@@ -34,6 +35,9 @@ def check(args: argparse.Namespace) -> int:
     from pyrlab.inside import lists, lockfile, rsource
 
     root, configured = Path("."), settings()
+    cannot_build = buildkit_problem(configured.container_cli)
+    if cannot_build:
+        raise lab.LabError(cannot_build)
     problems = proxies.unanswered({"APTPROXY": configured.apt_proxy, "PIPPROXY": configured.pip_proxy})
     if problems:
         raise lab.LabError("\n".join(problems))
@@ -66,6 +70,10 @@ def explain_failure(args: argparse.Namespace) -> int:
     from pyrlab import indexnames
 
     configured = settings()
+    hint = "" if configured.ca_certs else indexnames.intercepted_tls_hint(configured.package_index)
+    if hint:
+        print(f"note: {hint}", file=sys.stderr)
+        return 1
     problems = indexnames.unknown_projects(Path("."), args.build, configured.package_index, configured.tls_verify)
     if problems:
         print("\n".join(str(problem) for problem in problems), file=sys.stderr)

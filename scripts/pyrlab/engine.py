@@ -7,7 +7,9 @@ that what pyrlab runs is what a user could type; its own message is kept in the 
 from __future__ import annotations
 
 import json
+import os
 import shlex
+import shutil
 import subprocess
 from typing import Any
 
@@ -77,3 +79,29 @@ def prune_build_cache(cli: str, record_ids: list[str]) -> None:
     """Remove exactly these build cache records (the engine's id filter is a regular expression)."""
     if record_ids:
         run(cli, "builder", "prune", "--force", "--all", "--filter", f"id=^({'|'.join(record_ids)})$")
+
+
+# Debian's docker.io client: it builds with the engine's BuildKit without the buildx plugin.
+DEBIAN_CLIENT = "/usr/bin/docker"
+
+
+def buildkit_problem(cli: str) -> str:
+    """Why CONTAINER_CLI cannot build pyrlab's Dockerfiles (cache mounts and secrets need BuildKit),
+    with the fix; empty when it can. A client with buildx can; so can one older than 23, whose
+    own builder takes DOCKER_BUILDKIT=1 (Debian's docker.io); a newer one without buildx cannot."""
+    path = shutil.which(cli)
+    if path is None:
+        return f"CONTAINER_CLI={cli} is not on PATH: install Docker (or Debian's docker.io), or set CONTAINER_CLI"
+    if succeeds(cli, "buildx", "version"):
+        return ""
+    version = subprocess.run([cli, "version", "--format", "{{.Client.Version}}"], capture_output=True, text=True)
+    major = version.stdout.strip().split(".")[0]
+    if version.returncode == 0 and major.isdigit() and int(major) < 23:
+        return ""
+    other = os.path.exists(DEBIAN_CLIENT) and not os.path.samefile(path, DEBIAN_CLIENT)
+    fix = (
+        f"`make ... CONTAINER_CLI={DEBIAN_CLIENT}` (Debian's client, which has BuildKit)"
+        if other
+        else ("install Docker's buildx plugin (Debian: apt-get install docker-buildx)")
+    )
+    return f"CONTAINER_CLI={cli} ({path}) cannot build with BuildKit: it has no buildx plugin. Use {fix}"

@@ -114,3 +114,27 @@ def unknown_projects(root: Path, build: str, index: str, verify: bool | str = Tr
                 )
             )
     return problems
+
+
+# Where a Debian-like host keeps the certificates it trusts, a TLS-intercepting proxy's CA among them.
+HOST_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+
+def intercepted_tls_hint(index: str) -> str:
+    """When the images would not trust the package index's certificate (an intercepting proxy,
+    whose CA only this host trusts) and CA_CERTS is empty: the setting that fixes a build's
+    certificate errors. Empty when nothing points that way."""
+    import certifi  # requests' own CA list, which the images' trust store matches
+
+    try:
+        requests.head(index, verify=certifi.where(), timeout=10)
+    except requests.exceptions.SSLError:
+        bundle = HOST_BUNDLE if Path(HOST_BUNDLE).is_file() else "your proxy's CA bundle (PEM)"
+        return (
+            f"the package index's certificate ({index}) is signed by a CA that only this machine trusts: "
+            f"a TLS-intercepting proxy. If the build failed with a certificate error, give the builds "
+            f"that CA: `make build CA_CERTS={bundle}`"
+        )
+    except requests.RequestException:
+        return ""  # not reachable at all: the build's own error says more
+    return ""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pwd
 import re
 import shutil
 import socket
@@ -22,7 +23,7 @@ import requests
 from indexserver import IndexHandler, serving
 from makerun import REPO, SCRATCH_PREFIX, append_lines, make, scratch_make
 from pyrlab.chain import read_chain
-from pyrlab.makefile import free_port
+from pyrlab.makefile import free_port, make_environment
 
 IMAGE_BUILD = re.compile(r"build --file (\S+)/Dockerfile")
 # BuildKit's plain progress: "#6 [stage-0 2/3] RUN ...", maybe "#6 sha256:...", then "#6 CACHED".
@@ -616,3 +617,25 @@ def test_manifests_record_the_rootfs_and_its_debian_archive(docker_client: Any) 
     pylab = json.loads((REPO / "manifests" / "pylab.json").read_text())
     assert pylab["base_image"]["id"] == base["id"]
     assert pylab["debian_archive"] == base["debian_archive"]
+
+
+def test_hub_admin_is_the_caller_even_without_user_in_the_environment() -> None:
+    """A service, a container or cron may have no USER: the admin is still who runs make."""
+    environment = {key: value for key, value in make_environment().items() if key not in ("USER", "LOGNAME")}
+    shown = subprocess.run(
+        ["make", "--no-print-directory", "--eval", "show-admin: ; @echo $$HUB_ADMIN", "show-admin"],
+        cwd=REPO, env=environment, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.strip() == pwd.getpwuid(os.getuid()).pw_name
+
+
+@pytest.mark.skipif(not Path("/usr/local/bin/docker").exists(), reason="no second Docker client on this machine")
+def test_a_client_that_cannot_build_with_buildkit_is_named_with_the_fix() -> None:
+    """This machine's /usr/local/bin/docker is a new client without buildx (it refuses BuildKit);
+    Debian's /usr/bin/docker builds with it. `make check`, run before every build, says which to use."""
+    refused = make("check", "CONTAINER_CLI=/usr/local/bin/docker")
+    assert refused.returncode != 0
+    assert "cannot build with BuildKit" in refused.stderr
+    assert "CONTAINER_CLI=/usr/bin/docker" in refused.stderr
+    assert make("check", "CONTAINER_CLI=/usr/bin/docker").returncode == 0

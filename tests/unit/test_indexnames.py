@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ssl
+import subprocess
+import threading
 from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -59,3 +63,30 @@ def test_a_swap_of_neighbours_is_one_typo_and_the_same_length_ranks_first() -> N
     assert indexnames.typo_distance("nmupy", "numpy") == 1
     assert indexnames.closest("nmupy", ["nupy", "mupy", "numpy", "pandas"])[0] == "numpy"
     assert indexnames.closest("zzzzzz", ["numpy", "pandas"]) == []
+
+
+def test_an_intercepting_proxys_certificate_names_ca_certs(tmp_path: Path) -> None:
+    """An index whose certificate no public CA signed (as behind a TLS-intercepting proxy): a
+    failed build's note names CA_CERTS and the host's bundle."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        capture_output=True, check=True,
+    )  # fmt: skip
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Index)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        hint = indexnames.intercepted_tls_hint(f"https://127.0.0.1:{server.server_address[1]}/simple/")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "CA_CERTS=" in hint
+    assert "a TLS-intercepting proxy" in hint
+
+
+def test_a_plain_index_gives_no_certificate_note(index: str) -> None:
+    assert indexnames.intercepted_tls_hint(index) == ""

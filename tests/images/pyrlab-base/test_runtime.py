@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from imagelab import REPO, CellResult, Lab, run_once
+from imagelab import REPO, CellResult, Lab, exec_output, run_once, started
 from pyrlab.inside.lists import read_entries
 
 # A wheel written by hand inside the container, so installing it needs no package index.
@@ -190,3 +190,19 @@ def test_apt_sources_include_updates_and_security(host: Any) -> None:
     sources = host.run("cat /etc/apt/sources.list /etc/apt/sources.list.d/* 2>/dev/null").stdout
     assert "trixie-updates" in sources
     assert "trixie-security" in sources
+
+
+def test_a_uid_without_a_passwd_entry_is_named_the_notebook_user(docker_client: Any, image: str) -> None:
+    """`make pylab` runs the lab as the host user's uid: Jupyter's processes and an interactive
+    shell (`make pylab-shell`, `docker exec -it <lab> bash`) know it as jovyan, with its own ids."""
+    with started(docker_client, image, user="4321:4322", group_add=["100"]) as lab:
+        jupyter_environment = (
+            "import os\n"
+            "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
+            "    if b'jupyter-lab' in open(f'/proc/{pid}/cmdline', 'rb').read():\n"
+            "        print(open(f'/proc/{pid}/environ', 'rb').read().replace(b'\\0', b'\\n').decode())"
+        )
+        assert "libnss_wrapper.so" in exec_output(lab.container, ["python", "-c", jupyter_environment])
+        shell = exec_output(lab.container, ["bash", "-ic", "id"])
+        assert "uid=4321(jovyan) gid=4322(jovyan)" in shell
+        assert "100(users)" in shell
