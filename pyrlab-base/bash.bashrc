@@ -1,4 +1,4 @@
-
+# shellcheck shell=bash
 # pyrlab: an interactive shell of a uid without a passwd entry (a lab runs as the host user's uid)
 # starts again under the name start.sh gave that uid (nss_wrapper), so that its prompt and `id`
 # say jovyan, in `make pylab-shell` and `docker exec -it <lab> bash` too.
