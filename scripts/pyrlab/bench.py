@@ -506,6 +506,16 @@ def main(argv: list[str] | None = None) -> int:
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"pyrlab benchmark, {stamp}, {machine}\n\n{table(figures)}")
+    if not args.only:  # the figures of record: a full run only, never edited by hand
+        record = repo / "docs" / "benchmark.md"
+        record.write_text(
+            f"# pyrlab's figures\n\nWritten by `make bench` on {stamp}, {machine}, Docker "
+            f"{docker.from_env(version='auto').version()['Version']}, BASE={os.environ.get('BASE', 'auto')}. "
+            "The README's Benchmark section says how each is measured; docs/performance.md what limits them.\n\n"
+            f"{table(figures)}\n",
+            encoding="utf-8",
+        )
+        print(f"\nwritten into {record}")
     output = Path(args.output)
     output.mkdir(parents=True, exist_ok=True)
     result = output / f"bench-{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}.json"
