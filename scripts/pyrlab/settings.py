@@ -2,8 +2,9 @@
 
 The Makefile declares each setting once (`## what it does` over `NAME ?= default`); `make help` and
 the README's configuration table come from those lines. make exports them all, and the commands
-read this one typed object instead of taking them as flags. Values are checked here, each error
-naming the setting and the fix, before anything is built or started.
+read this one typed object instead of taking them as flags. Nothing here has a default of its
+own: a setting make did not export is an error. Values are checked here, each error naming the
+setting and the fix, before anything is built or started.
 """
 
 from __future__ import annotations
@@ -24,25 +25,35 @@ class SettingError(UserError):
     """A setting with a value pyrlab cannot use; the message names it and the fix."""
 
 
-def _choice(environment: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
-    value = environment.get(name, default)
+def _text(environment: Mapping[str, str], name: str) -> str:
+    try:
+        return environment[name]
+    except KeyError:
+        raise SettingError(
+            f"{name} is not set: pyrlab's commands read the settings make exports, so run them through make "
+            "(`make help` lists every setting with its default)"
+        ) from None
+
+
+def _choice(environment: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str:
+    value = _text(environment, name)
     if value not in allowed:
         options = " or ".join(f"{name}={option}" for option in allowed)
         raise SettingError(f"{name}={value}: use {options}")
     return value
 
 
-def _port(environment: Mapping[str, str], name: str, default: int) -> int:
-    text = environment.get(name, str(default))
+def _port(environment: Mapping[str, str], name: str) -> int:
+    text = _text(environment, name)
     if not text.isdigit() or not 0 < int(text) < 65536:
-        raise SettingError(f"{name}={text}: give a port number from 1 to 65535, e.g. {name}={default}")
+        raise SettingError(f"{name}={text}: give a port number from 1 to 65535")
     return int(text)
 
 
-def _number(environment: Mapping[str, str], name: str, default: int) -> int:
-    text = environment.get(name, str(default))
+def _number(environment: Mapping[str, str], name: str) -> int:
+    text = _text(environment, name)
     if not text.isdigit():
-        raise SettingError(f"{name}={text}: give a whole number, e.g. {name}={default}")
+        raise SettingError(f"{name}={text}: give a whole number")
     return int(text)
 
 
@@ -61,7 +72,7 @@ class Settings:
 
     container_cli: str
     base_setting: str  # BASE as given: auto, python or rootfs
-    base: str  # the base the chain starts from: python or rootfs (make decides BASE=auto: CHAIN_BASE)
+    base: str  # the base the chain starts from: python or rootfs (CHAIN_BASE); "" for a lab's goals
     python_base: str
     cuda_install: bool
     cuda_version: str
@@ -91,44 +102,45 @@ class Settings:
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environment is None else environment
-        cuda_version = env.get("CUDA_VERSION", "13")
+        cuda_version = _text(env, "CUDA_VERSION")
         if not re.fullmatch(r"[0-9]+", cuda_version):
             raise SettingError(f"CUDA_VERSION={cuda_version}: give the major version only, e.g. CUDA_VERSION=13")
-        ca_certs = env.get("CA_CERTS", "")
+        ca_certs = _text(env, "CA_CERTS")
         if ca_certs and not os.access(ca_certs, os.R_OK):
             raise SettingError(
                 f"CA_CERTS={ca_certs} is not a readable file: give the path of a PEM bundle, or leave CA_CERTS empty"
             )
-        home = Path.home()
         return cls(
-            container_cli=env.get("CONTAINER_CLI", "docker"),
-            base_setting=_choice(env, "BASE", "auto", ("auto", "python", "rootfs")),
-            base=_choice(env, "CHAIN_BASE", "python", ("python", "rootfs")),
-            python_base=env.get("PYTHONBASE", "3.13-trixie"),
-            cuda_install=_choice(env, "CUDA_INSTALL", "no", ("yes", "no")) == "yes",
+            container_cli=_text(env, "CONTAINER_CLI"),
+            base_setting=_choice(env, "BASE", ("auto", "python", "rootfs")),
+            # Not a setting: what make derived from BASE, for the goals that build only (a lab's
+            # goals ask the engine nothing), so empty for the others.
+            base=env.get("CHAIN_BASE", ""),
+            python_base=_text(env, "PYTHONBASE"),
+            cuda_install=_choice(env, "CUDA_INSTALL", ("yes", "no")) == "yes",
             cuda_version=cuda_version,
-            torch_cpu_index=env.get("TORCH_CPU_INDEX", ""),
-            apt_proxy=env.get("APTPROXY", ""),
-            pip_proxy=env.get("PIPPROXY", ""),
+            torch_cpu_index=_text(env, "TORCH_CPU_INDEX"),
+            apt_proxy=_text(env, "APTPROXY"),
+            pip_proxy=_text(env, "PIPPROXY"),
             ca_certs=ca_certs,
-            ca_certs_keep=_choice(env, "CA_CERTS_KEEP", "yes", ("yes", "no")) == "yes",
-            r_repos=env.get("R_REPOS", ""),
-            build_network=env.get("BUILD_NETWORK", "default"),
-            allow_direct_urls=_choice(env, "ALLOW_DIRECT_URLS", "no", ("yes", "no")) == "yes",
-            manifests=Path(env.get("MANIFESTS", "manifests")),
-            proxy_cache=Path(env.get("PROXY_CACHE", str(home / ".cache/pyrlab-proxies"))),
-            aptcache_port=_port(env, "APTCACHE_PORT", 3142),
-            devpi_port=_port(env, "DEVPI_PORT", 3141),
-            proxies_offline=_choice(env, "PROXIES_OFFLINE", "no", ("yes", "no")) == "yes",
-            registry=env.get("REGISTRY", ""),
-            registry_port=_port(env, "REGISTRY_PORT", 5000),
-            registry_data=Path(env.get("REGISTRY_DATA", str(home / ".cache/pyrlab-registry"))),
-            z2jh_values=Path(env.get("Z2JH_VALUES", "z2jh-values.yaml")),
-            notebooks=env.get("NOTEBOOKS", ""),
-            config=env.get("DOCKER", ""),
-            docker_args=env.get("DOCKER_ARGS", ""),
-            bind_address=env.get("BIND_ADDRESS", "127.0.0.1"),
-            auth=env.get("AUTH", "token"),
+            ca_certs_keep=_choice(env, "CA_CERTS_KEEP", ("yes", "no")) == "yes",
+            r_repos=_text(env, "R_REPOS"),
+            build_network=_text(env, "BUILD_NETWORK"),
+            allow_direct_urls=_choice(env, "ALLOW_DIRECT_URLS", ("yes", "no")) == "yes",
+            manifests=Path(_text(env, "MANIFESTS")),
+            proxy_cache=Path(_text(env, "PROXY_CACHE")).expanduser(),
+            aptcache_port=_port(env, "APTCACHE_PORT"),
+            devpi_port=_port(env, "DEVPI_PORT"),
+            proxies_offline=_choice(env, "PROXIES_OFFLINE", ("yes", "no")) == "yes",
+            registry=_text(env, "REGISTRY"),
+            registry_port=_port(env, "REGISTRY_PORT"),
+            registry_data=Path(_text(env, "REGISTRY_DATA")).expanduser(),
+            z2jh_values=Path(_text(env, "Z2JH_VALUES")),
+            notebooks=_text(env, "NOTEBOOKS"),
+            config=_text(env, "DOCKER"),
+            docker_args=_text(env, "DOCKER_ARGS"),
+            bind_address=_text(env, "BIND_ADDRESS"),
+            auth=_text(env, "AUTH"),
         )
 
     def base_choice(self) -> str:
@@ -223,33 +235,33 @@ class HubSettings:
         env = os.environ if environment is None else environment
 
         def folder(name: str) -> Path:
-            text = env.get(name, "")
+            text = _text(env, name)
             if not text:
                 raise SettingError(f"{name} is not set: give a folder, e.g. `make hub {name}=/srv/pyrlab`")
             path = Path(text).expanduser().absolute()
             check_mountable(path, name)
             return path
 
-        admin = env.get("HUB_ADMIN", "")
+        admin = _text(env, "HUB_ADMIN")
         if not admin:
             raise SettingError("HUB_ADMIN is not set: name the admin who authorizes sign-ups, e.g. HUB_ADMIN=alice")
-        images = env.get("HUB_IMAGES", "")
+        images = _text(env, "HUB_IMAGES")
         if not images or any("=" not in item for item in images.split(",")):
             raise SettingError(f"HUB_IMAGES={images}: give name=image pairs, e.g. HUB_IMAGES=pylab=pylab:latest")
         return cls(
-            bind=env.get("HUB_BIND", "127.0.0.1"),
-            port=_port(env, "HUB_PORT", 8000),
+            bind=_text(env, "HUB_BIND"),
+            port=_port(env, "HUB_PORT"),
             data=folder("HUB_DATA"),
             homes=folder("HUB_HOMES"),
-            shared=env.get("HUB_SHARED", ""),
+            shared=_text(env, "HUB_SHARED"),
             admin=admin,
             images=images,
-            mem_limit=env.get("HUB_MEM_LIMIT", ""),
-            cpu_limit=env.get("HUB_CPU_LIMIT", ""),
-            idle_timeout=_number(env, "HUB_IDLE_TIMEOUT", 3600),
-            uid_base=_number(env, "HUB_UID_BASE", 20000),
-            gpu_pool=env.get("GPU_POOL", ""),
-            gpus_per_user=_number(env, "GPUS_PER_USER", 1),
-            auth=_choice(env, "HUB_AUTH", "native", AUTHENTICATORS),
+            mem_limit=_text(env, "HUB_MEM_LIMIT"),
+            cpu_limit=_text(env, "HUB_CPU_LIMIT"),
+            idle_timeout=_number(env, "HUB_IDLE_TIMEOUT"),
+            uid_base=_number(env, "HUB_UID_BASE"),
+            gpu_pool=_text(env, "GPU_POOL"),
+            gpus_per_user=_number(env, "GPUS_PER_USER"),
+            auth=_choice(env, "HUB_AUTH", AUTHENTICATORS),
             config=folder("DOCKER"),
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import subprocess
 from pathlib import Path
 
@@ -32,3 +34,15 @@ def append_lines(path: Path, *lines: str) -> int:
     """Add lines at the end of a list; return the number of the last one."""
     path.write_text(path.read_text() + "".join(f"{line}\n" for line in lines))
     return len(path.read_text().splitlines())
+
+
+@functools.cache
+def exported_settings() -> dict[str, str]:
+    """What make exports to pyrlab's commands, each setting at its declared default (nothing from
+    this process's environment): the environment the unit tests read the settings from."""
+    clean = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/root"), "USER": "pyrlab-test"}
+    shown = subprocess.run(
+        ["make", "--no-print-directory", "--silent", "--eval", "pyrlab-exported: ; @env -0", "pyrlab-exported"],
+        cwd=REPO, env=clean, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return dict(item.split("=", 1) for item in shown.stdout.split("\0") if "=" in item)

@@ -65,6 +65,7 @@ def test_a_lock_is_left_as_it_is() -> None:
     assert frameworks.rewrite(lock, cuda=True, cuda_version="13", torch_cpu_index=CPU_INDEX) == lock
 
 
+@pytest.mark.usefixtures("made_environment")
 def test_prepare_writes_the_builds_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """What pylab installs follows CUDA_INSTALL: the CUDA builds with yes, the CPU builds with no."""
     for package_list in LISTS:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from makerun import exported_settings
 from pyrlab import prepare
 from pyrlab.inside.lists import LISTS
 from pyrlab.settings import Settings
@@ -26,8 +27,9 @@ def project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def settings(**environment: str) -> Settings:
-    return Settings.from_environment(environment)
+def settings(**changes: str) -> Settings:
+    """The settings as make exports them, with these changed."""
+    return Settings.from_environment({**exported_settings(), **changes})
 
 
 def test_debian_lists_are_installed_as_bare_names(project: Path) -> None:

@@ -138,6 +138,7 @@ def test_an_image_not_pushed_is_named(tmp_path: Path) -> None:
         z2jh.values(settings(tmp_path, "pylab=pylab:latest,rlab=rlab:latest"), folder)
 
 
+@pytest.mark.usefixtures("made_environment")
 def test_the_values_file_is_yaml_and_private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = write_manifests(tmp_path / "manifests", manifest("pylab", "pylab:latest"))
     for variable, value in {

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
+from makerun import exported_settings
 from pyrlab.settings import HubSettings, SettingError, Settings
+
+
+def settings(**changes: str) -> Settings:
+    """The settings as make exports them, with these changed."""
+    return Settings.from_environment({**exported_settings(), **changes})
 
 
 @pytest.mark.parametrize(
@@ -22,36 +28,42 @@ from pyrlab.settings import HubSettings, SettingError, Settings
 )
 def test_a_bad_setting_is_named_with_its_fix(environment: dict[str, str], message: str) -> None:
     with pytest.raises(SettingError, match=message.replace(".", r"\.")):
-        Settings.from_environment(environment)
+        settings(**environment)
 
 
-def test_defaults_match_the_makefile() -> None:
-    settings = Settings.from_environment({})
-    assert (settings.base, settings.cuda_install, settings.cuda_version) == ("python", False, "13")
-    assert settings.manifests == Path("manifests")
-    assert (settings.aptcache_port, settings.devpi_port, settings.registry_port) == (3142, 3141, 5000)
+def test_the_settings_are_the_makefiles_with_no_default_of_their_own() -> None:
+    """Each setting is declared once, in the Makefile: the commands take what make exports."""
+    exported = settings()
+    assert (exported.cuda_install, exported.cuda_version) == (False, "13")
+    assert exported.manifests == Path("manifests")
+    assert (exported.aptcache_port, exported.devpi_port, exported.registry_port) == (3142, 3141, 5000)
+    assert exported.torch_cpu_index == "https://download.pytorch.org/whl/cpu"  # once disagreed with the Makefile
+    missing = {name: value for name, value in exported_settings().items() if name != "DEVPI_PORT"}
+    with pytest.raises(SettingError, match=r"DEVPI_PORT is not set: .* run them through make"):
+        Settings.from_environment(missing)
 
 
 def test_the_gpu_list_is_always_switched_to_cuda() -> None:
-    cpu = Settings.from_environment({"CUDA_INSTALL": "no", "CUDA_VERSION": "12"})
+    cpu = settings(CUDA_INSTALL="no", CUDA_VERSION="12")
     assert (cpu.cuda_of("requirements.txt"), cpu.cuda_of("requirements-gpu.txt")) == ("", "12")
 
 
 def test_a_folder_setting_that_is_missing_says_how_to_give_it() -> None:
     with pytest.raises(SettingError, match=r"NOTEBOOKS is not set: .*make pylab NOTEBOOKS="):
-        Settings.from_environment({}).required_path("NOTEBOOKS")
+        settings(NOTEBOOKS="").required_path("NOTEBOOKS")
 
 
 def test_base_auto_says_what_it_chose_and_the_other_way() -> None:
-    rootfs = Settings.from_environment({"BASE": "auto", "CHAIN_BASE": "rootfs", "PYTHONBASE": "3.13-trixie"})
+    rootfs = settings(BASE="auto", CHAIN_BASE="rootfs", PYTHONBASE="3.13-trixie")
     assert rootfs.base == "rootfs"
     assert rootfs.base_choice().startswith("BASE=auto: the chain starts from rootfs (no python:3.13-trixie image")
     assert "BASE=python pulls it from a registry" in rootfs.base_choice()
-    python = Settings.from_environment({"BASE": "auto", "CHAIN_BASE": "python"})
+    python = settings(BASE="auto", CHAIN_BASE="python")
     assert python.base_choice().startswith("BASE=auto: the chain starts from python")
 
 
 HUB = {
+    **exported_settings(),
     "HUB_ADMIN": "alice",
     "HUB_IMAGES": "pylab=pylab:latest",
     "HUB_DATA": "/srv/d",
@@ -78,7 +90,7 @@ def test_a_bad_hub_setting_is_named_with_its_fix(change: dict[str, str], message
         HubSettings.from_environment({**HUB, **change})
 
 
-def test_hub_defaults_match_the_makefile() -> None:
+def test_hub_settings_are_the_makefiles() -> None:
     hub = HubSettings.from_environment(HUB)
     assert (hub.bind, hub.port, hub.auth, hub.idle_timeout, hub.uid_base, hub.gpus_per_user) == (
         "127.0.0.1",
