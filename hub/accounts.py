@@ -32,11 +32,21 @@ class Account:
     kept_at: str = ""  # where its home was put aside
 
 
-class Accounts:
-    """The record of every account the hub ever gave a uid, read and written under HUB_DATA."""
+def host_uids(passwd: Path) -> set[int]:
+    """The uids of the host's accounts (its /etc/passwd, mounted read-only in the hub)."""
+    if not passwd.is_file():
+        return set()
+    fields = (line.split(":") for line in passwd.read_text(encoding="utf-8", errors="replace").splitlines())
+    return {int(entry[2]) for entry in fields if len(entry) > 2 and entry[2].isdigit()}
 
-    def __init__(self, data: Path, homes: Path, uid_base: int) -> None:
+
+class Accounts:
+    """The record of every account the hub ever gave a uid, read and written under HUB_DATA. A uid
+    that a host account has is never given (its owner could read that user's home)."""
+
+    def __init__(self, data: Path, homes: Path, uid_base: int, host_passwd: Path | None = None) -> None:
         self.path, self.homes, self.uid_base = data / RECORD, homes, uid_base
+        self.host_passwd = host_passwd
 
     def read(self) -> list[Account]:
         if not self.path.exists():
@@ -63,11 +73,15 @@ class Accounts:
             if (account.name, account.created) == (name, created) and not account.deleted:
                 return account.uid
         taken = {account.uid for account in accounts}
+        on_host = host_uids(self.host_passwd) if self.host_passwd else set()
         home = self.homes / name
-        if home.is_dir() and not home.is_symlink() and home.stat().st_uid not in taken and home.stat().st_uid != 0:
-            uid = home.stat().st_uid
+        owner = home.stat().st_uid if home.is_dir() and not home.is_symlink() else 0
+        if owner and owner not in taken and owner not in on_host:
+            uid = owner
         else:
             uid = max([self.uid_base - 1, *taken]) + 1
+            while uid in on_host:
+                uid += 1
         accounts.append(Account(name, created, uid))
         self.write(accounts)
         return uid

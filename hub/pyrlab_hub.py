@@ -26,6 +26,7 @@ HOMES = Path(os.environ.get("HUB_HOMES", "/srv/homes"))
 SHARED = os.environ.get("HUB_SHARED", "")
 UID_BASE = int(os.environ.get("HUB_UID_BASE", "20000"))
 DATA = Path("/srv/jupyterhub")
+HOST_PASSWD = Path("/srv/host/passwd")  # the host's accounts, which `make hub` mounts read-only
 GPU_POOL = gpus.parse_pool(os.environ.get("GPU_POOL", ""))
 GPUS_PER_USER = int(os.environ.get("GPUS_PER_USER", "1"))
 HUB_NAME = os.environ.get("HUB_CONTAINER", "pyrlab-hub")
@@ -69,6 +70,13 @@ class PyrlabNativeAuthenticator(NativeAuthenticator):  # type: ignore[misc]
             self.db.refresh(user)
         return user
 
+    def delete_user(self, user: Any) -> Any:
+        """A user whose server runs or starts cannot be deleted yet (JupyterHub would keep the
+        account and its home, and a new sign-up of the name would get them): say so, delete nothing."""
+        if any(spawner.active for spawner in user.spawners.values()):
+            raise web.HTTPError(400, f"stop {user.name}'s server first, then delete {user.name}")
+        return super().delete_user(user)
+
 
 class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
     """DockerSpawner with pyrlab's isolation, per-user homes and host uids, and a GPU pool."""
@@ -79,7 +87,7 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
 
     @property
     def accounts(self) -> Accounts:
-        return Accounts(DATA, HOMES, UID_BASE)
+        return Accounts(DATA, HOMES, UID_BASE, HOST_PASSWD)
 
     @property
     def account_created(self) -> str:

@@ -49,13 +49,14 @@ defer_import("aiohttp")
 
 # A secret file is at most this long; a longer one is not pyrlab's.
 SECRET_MAX_BYTES = 4096
+ENV_FILE_MAX_BYTES = 65536
 
 
-def read_secret_file(path: str) -> str:
-    """The text of a token or password file, which must be a regular file of its folder's owner
-    with no other hard link, at most SECRET_MAX_BYTES long. It is opened without following a link
-    and without blocking (a FIFO in its place would hang the start); anything else stops the
-    start with one line naming the file."""
+def read_own_file(path: str, max_bytes: int) -> bytes:
+    """A file of the configuration folder, which must be a regular file of its folder's owner with
+    no other hard link, at most max_bytes long. It is opened without following a link and without
+    blocking (a FIFO in its place would hang the start); anything else stops the start with one
+    line naming the file."""
     try:
         descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY)
     except OSError as error:
@@ -72,12 +73,16 @@ def read_secret_file(path: str) -> str:
             problem = f"belongs to uid {status.st_uid}, not to the owner of its folder (uid {folder_owner})"
         elif status.st_nlink != 1:
             problem = "has other hard links"
-        elif status.st_size > SECRET_MAX_BYTES:
-            problem = f"is larger than {SECRET_MAX_BYTES} bytes"
+        elif status.st_size > max_bytes:
+            problem = f"is larger than {max_bytes} bytes"
         if problem:
-            raise SystemExit(f"pyrlab: error: {path} {problem}: remove it (`make pylab` writes a new token)")
-        data = handle.read(SECRET_MAX_BYTES + 1)
-    text = data.decode("ascii", errors="replace").strip()
+            raise SystemExit(f"pyrlab: error: {path} {problem}: remove it, or replace it with a file of yours")
+        return handle.read(max_bytes + 1)
+
+
+def read_secret_file(path: str) -> str:
+    """A token or password hash: one line of printable ASCII."""
+    text = read_own_file(path, SECRET_MAX_BYTES).decode("ascii", errors="replace").strip()
     if not text or not text.isprintable():
         raise SystemExit(f"pyrlab: error: {path} is empty or holds other than printable ASCII: remove it")
     return text
@@ -109,6 +114,62 @@ if "token" in SECRETS:
     c.IdentityProvider.token = SECRETS["token"]
 if "hashed_password" in SECRETS:
     c.PasswordIdentityProvider.hashed_password = SECRETS["hashed_password"]
+
+# Keys the env file may not set, even for kernels: what start.sh decides how the lab starts from,
+# and Jupyter's and pyrlab's own settings (named in the log, so that nobody expects an effect).
+DECIDED = {"NB_USER", "NB_UID", "NB_GID", "NB_GROUP", "NB_UMASK", "NB_PREFIX", "NB_ALLOW_ORIGIN", "NOTEBOOK_ARGS",
+           "GRANT_SUDO", "CHOWN_HOME", "CHOWN_HOME_OPTS", "CHOWN_EXTRA", "CHOWN_EXTRA_OPTS", "GEN_CERT",
+           "RESTARTABLE", "DOCKER_STACKS_JUPYTER_CMD", "HOME", "USER", "LOGNAME", "TMPDIR"}  # fmt: skip
+ENV_LINE = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)")
+
+
+def read_env_file(path: str) -> dict[str, str]:
+    """The env file: KEY=VALUE lines (# comments), taken as they are, never evaluated. Its
+    variables are for the notebook's processes, its kernels and terminals; the server itself never
+    takes them, so nothing in it (PATH, PYTHONPATH, LD_PRELOAD, NB_PREFIX, ...) decides how Jupyter
+    starts or whom it lets in."""
+    variables = {}
+    text = read_own_file(path, ENV_FILE_MAX_BYTES).decode("utf-8", errors="replace")
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = ENV_LINE.fullmatch(line)
+        if match is None:
+            print(f"pyrlab: {path}:{number}: ignored, not KEY=VALUE", file=sys.stderr)
+        elif match[1] in DECIDED or match[1].startswith(("PYRLAB_", "JUPYTER_", "JUPYTERHUB_")):
+            print(
+                f"pyrlab: {path}:{number}: {match[1]} is not passed on: how the lab starts comes from make "
+                "(AUTH, DOCKER_ARGS), not the env file",
+                file=sys.stderr,
+            )
+        else:
+            variables[match[1]] = match[2]
+    print(f"pyrlab: the variables of {path} go to the kernels and terminals", file=sys.stderr)
+    return variables
+
+
+def give_env_file_to_kernels_and_terminals(variables: dict[str, str]) -> None:
+    from jupyter_client.kernelspec import KernelSpec, KernelSpecManager
+    from jupyter_server_terminals.terminalmanager import TerminalManager
+
+    class EnvFileKernelSpecManager(KernelSpecManager):  # type: ignore[misc]
+        def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            spec = super().get_kernel_spec(kernel_name)
+            spec.env = {**variables, **spec.env}  # the kernel's own settings win
+            return spec
+
+    class EnvFileTerminalManager(TerminalManager):  # type: ignore[misc]
+        def __init__(self, **kwargs: Any) -> None:
+            kwargs["extra_env"] = {**variables, **(kwargs.get("extra_env") or {})}
+            super().__init__(**kwargs)
+
+    c.ServerApp.kernel_spec_manager_class = EnvFileKernelSpecManager
+    c.TerminalsExtensionApp.terminal_manager_class = EnvFileTerminalManager
+
+
+ENV_FILE = os.environ.pop("PYRLAB_ENV_FILE", "")
+if ENV_FILE and os.path.lexists(ENV_FILE):
+    give_env_file_to_kernels_and_terminals(read_env_file(ENV_FILE))
 
 # The umask start.sh set (NB_UMASK): a new file saved by Jupyter gets the mode it gives.
 UMASK = os.umask(0)

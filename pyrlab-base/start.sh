@@ -11,8 +11,8 @@
 # reads no file the notebook user can write, and is safe to repeat (`docker restart`).
 #
 # As the user, everything this script decides (the command and its arguments, authentication,
-# the prefix, origins, the umask, restarts) comes from the container's environment, fixed before
-# the env file is read: the env file sets variables for the notebook's processes and nothing else.
+# the prefix, origins, the umask, restarts) comes from the container's environment. The env file
+# is never read here: Jupyter gives its variables to the kernels and terminals only.
 # The token and password files are read by Jupyter's own process (jupyter_server_config.py).
 set -euo pipefail
 
@@ -55,11 +55,6 @@ is_yes() { [[ ${1:-} == yes || ${1:-} == 1 ]]; }
 
 CONFIG=${PYRLAB_CONFIG:-/home/jovyan/.pyrlab}
 IMAGE_HOME=/home/jovyan
-# The variables this script decides from. The env file may not set them (nor any PYRLAB_*,
-# JUPYTER_* or JUPYTERHUB_* key, which are Jupyter's and pyrlab's own settings).
-DECIDED=(NB_USER NB_UID NB_GID NB_GROUP NB_UMASK NB_PREFIX NB_ALLOW_ORIGIN NOTEBOOK_ARGS GRANT_SUDO
-    CHOWN_HOME CHOWN_HOME_OPTS CHOWN_EXTRA CHOWN_EXTRA_OPTS GEN_CERT RESTARTABLE DOCKER_STACKS_JUPYTER_CMD
-    HOME USER LOGNAME TMPDIR)
 
 # Hook folders, as jupyter/docker-stacks runs them: *.sh files are sourced, other executable
 # files run, in name order; a hook that fails is logged and the start goes on (a sourced hook runs
@@ -98,29 +93,6 @@ sys.stdout.write("".join(word + "\0" for word in shlex.split(sys.argv[1])))'
         die "NOTEBOOK_ARGS=$1: a quote is not closed"
     fi
     mapfile -d '' -t notebook_args < <(/usr/local/sbin/pyrlab-system-python -I -c "$split" "$1")
-}
-
-# KEY=VALUE lines (# comments) exported as they are, never evaluated and never printed: variables
-# for the notebook's processes. Keys this script decides from, and Jupyter's and pyrlab's own
-# settings, are not passed on; each is named in the log.
-load_env_file() {
-    local file=$1 line number=0 key value decided=" ${DECIDED[*]} "
-    [[ -r $file ]] || return 0
-    while IFS= read -r line || [[ -n $line ]]; do
-        number=$((number + 1))
-        [[ $line =~ ^[[:space:]]*(#|$) ]] && continue
-        if [[ $line =~ ^[[:space:]]*(export[[:space:]]+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$ ]]; then
-            key=${BASH_REMATCH[2]} value=${BASH_REMATCH[3]}
-            if [[ $key == PYRLAB_* || $key == JUPYTER_* || $key == JUPYTERHUB_* || $decided == *" $key "* ]]; then
-                log "$file:$number: $key is not passed on: how the lab starts comes from make (AUTH, DOCKER_ARGS), not the env file"
-                continue
-            fi
-            export "$key=$value"
-        else
-            log "$file:$number: ignored, not KEY=VALUE"
-        fi
-    done <"$file"
-    log "loaded the variables of $file"
 }
 
 # The identity files as the image made them, kept at the first start and put back at every
@@ -265,11 +237,11 @@ choose_home() {
 # or with GEN_CERT=yes a self-signed one made at the first start.
 https_arguments() {
     local cert=$CONFIG/ssl/cert.pem key=$CONFIG/ssl/key.pem
-    if [[ ! -r $cert || ! -r $key ]]; then
+    if [[ ! -f $cert || ! -r $cert || ! -f $key || ! -r $key ]]; then
         is_yes "$gen_cert" || return 0
         cert=$HOME/.local/share/jupyter/pyrlab-cert.pem
         key=$HOME/.local/share/jupyter/pyrlab-key.pem
-        if [[ ! -r $cert ]]; then
+        if [[ ! -f $cert ]]; then
             mkdir -p "$(dirname "$cert")"
             log "GEN_CERT: a self-signed certificate in $cert"
             (umask 077 && openssl req -x509 -newkey rsa:2048 -sha256 -days 365 -nodes -subj "/CN=pyrlab" \
@@ -318,9 +290,9 @@ as_user() {
     fi
     if [[ -n $umask_value ]]; then umask "$umask_value"; fi
 
-    load_env_file "$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env"
-
-    # Handed to Jupyter's process only, after the env file: jupyter_server_config.py reads them.
+    # Handed to Jupyter's process only: jupyter_server_config.py reads them, and gives the env
+    # file's variables to the kernels and terminals (never to the server, nor to this script).
+    export PYRLAB_ENV_FILE=$CONFIG/${PYRLAB_IMAGE:-pyrlab}.env
     if [[ -n $token ]]; then export JUPYTER_TOKEN=$token; fi
     if [[ -n $token_file ]]; then export JUPYTER_TOKEN_FILE=$token_file; fi
     if [[ $default_command == yes && -e $CONFIG/jupyter_password ]]; then
@@ -328,13 +300,14 @@ as_user() {
         log "password login ($CONFIG/jupyter_password)"
     fi
 
+    # Only regular files: a FIFO put in their place from the lab would hang the start.
     local rc=$CONFIG/${PYRLAB_IMAGE:-pyrlab}.sh
-    if [[ -r $rc ]]; then
+    if [[ -f $rc && -r $rc ]]; then
         log "sourcing $rc"
         # shellcheck source=/dev/null
         source "$rc"
     fi
-    if [[ $default_command == yes && -r $CONFIG/userlab.sh ]]; then
+    if [[ $default_command == yes && -f $CONFIG/userlab.sh && -r $CONFIG/userlab.sh ]]; then
         log "starting $CONFIG/userlab.sh instead of Jupyter"
         exec bash "$CONFIG/userlab.sh"
     fi

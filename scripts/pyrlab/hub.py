@@ -36,6 +36,9 @@ GPU_LABEL = "pyrlab.hub.gpus"
 DOCKER_SOCKET = "/var/run/docker.sock"
 # Inside the hub: the admin's DOCKER folder, read-only (ssl/ for HTTPS, hub/oauth.json for OAuth).
 CONFIG_IN_HUB = "/srv/pyrlab-config"
+# Inside the hub: the host's accounts, read-only, so that it gives no user a uid the host has given.
+HOST_PASSWD_IN_HUB = "/srv/host/passwd"  # noqa: S105 - a path, not a password
+HUB_USERS = "/etc/jupyterhub/hub_users.py"
 # What `make hub-status` runs in the hub: each user's last activity, with the status service's token.
 ACTIVITY = """
 import json, urllib.request
@@ -68,6 +71,7 @@ def docker_run_args(settings: HubSettings, image: str) -> list[str]:
         # The homes at the same path inside: the hub makes them, and names them to the engine.
         "--mount", bind_mount(settings.homes, str(settings.homes)),
         "--mount", bind_mount(settings.config, CONFIG_IN_HUB) + ",readonly",
+        "--mount", bind_mount(Path("/etc/passwd"), HOST_PASSWD_IN_HUB) + ",readonly",
         # Root in the hub's container only for what it does: give each home its owner (CHOWN) and
         # write HUB_DATA and HUB_HOMES, which are yours (DAC_OVERRIDE); nothing else, no way to gain more.
         "--cap-drop", "ALL", "--cap-add", "CHOWN", "--cap-add", "DAC_OVERRIDE",
@@ -129,7 +133,15 @@ def start(cli: str, image: str) -> str:
     run_cli(cli, *docker_run_args(settings, image))
     wait_until_answering(cli, settings)
     lines = [f"the team server is running. Open:\n\n    {settings.url}\n"]
-    lines.append(f"{settings.admin} signs up at {settings.url}signup and authorizes the others there;")
+    if settings.auth == "native":
+        # The admin's account is made now, so that nobody can sign up under the admin's name first.
+        password = run_cli(cli, "exec", settings.name, "python", HUB_USERS, "--if-new", settings.admin).strip()
+        if password:
+            lines.append(
+                f"{settings.admin} logs in with this password (shown once; change it at /hub/change-password):"
+            )
+            lines.append(f"\n    {password}\n")
+        lines.append(f"{settings.admin} authorizes those who sign up at {settings.url}signup, at /hub/authorize;")
     lines.append("or add a user with a password: make hub-user NAME=alice")
     if is_loopback(settings.bind) or settings.https:
         lines.append(
@@ -203,4 +215,4 @@ def add_user(cli: str, name: str) -> str:
     settings = HubSettings.from_environment()
     if container_state(cli, settings.name) != "running":
         raise LabError(f"the team server {settings.name} is not running: `make hub` first")
-    return run_cli(cli, "exec", settings.name, "python", "/etc/jupyterhub/hub_users.py", name).strip()
+    return run_cli(cli, "exec", settings.name, "python", HUB_USERS, name).strip()

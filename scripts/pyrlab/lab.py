@@ -295,9 +295,12 @@ def prepare_config_dir(config: Path, owner: tuple[int, int], lab: str = "") -> N
     names += [token_file(config, lab).name, f"{lab}.env", f"{lab}.sh"] if lab else []
     for name in names:
         if os.path.lexists(config / name):
-            if (config / name).is_symlink():
+            status = (config / name).lstat()
+            if stat.S_ISLNK(status.st_mode):
                 raise LabError(f"{config / name} is a symbolic link: replace it with the file itself")
-            check_private(config / name, (config / name).stat(), owner[0])
+            if name != "ssl" and not stat.S_ISREG(status.st_mode):  # a FIFO would hang the lab's start
+                raise LabError(f"{config / name} is not a regular file: remove it, or replace it with a file")
+            check_private(config / name, status, owner[0])
 
 
 @functools.cache

@@ -69,6 +69,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
     assert f"http://127.0.0.1:{port}/hub/" in started.stdout
     assert f"ssh -L {port}:127.0.0.1:{port}" in started.stdout
+    assert re.search(r"admin logs in with this password .*\n\n    \S+\n", started.stdout), started.stdout
     yield Hub(port, folder / "data", folder / "homes", settings)
     stopped = make("hub-stop", *settings)
     assert stopped.returncode == 0, stopped.stderr
@@ -386,6 +387,29 @@ def test_weak_passwords_and_bad_names_are_refused_at_sign_up(hub: Hub, name: str
     assert name not in waiting.text  # nobody for the admin to authorize
     with pytest.raises(HubClientError):
         HubUser(hub.url, name, password)
+
+
+def test_nobody_signs_up_under_the_admins_name_first(hub: Hub) -> None:
+    """`make hub` made the admin's account: a sign-up under that name is refused."""
+    assert "username is already in use" in sign_up(hub, "admin", "a long enough passphrase")
+
+
+def test_a_user_whose_server_is_starting_is_not_deleted_halfway(hub: Hub) -> None:
+    """The admin deletes a user while their server starts: refused whole (400), so no half-deleted
+    account (login gone, home and uid kept) is left for a new sign-up of the name; once the server
+    runs, the hub stops it and deletes the user."""
+    password = new_password(hub, "busy")
+    user = HubUser(hub.url, "busy", password)
+    admin = add_user(hub, "admin")
+    with ThreadPoolExecutor(1) as pool:
+        spawning = pool.submit(user.api, "POST", "/users/busy/server", json={"image": "pylab"})
+        time.sleep(0.3)  # the spawn has begun, the lab does not answer yet
+        refused = admin.api("DELETE", "/users/busy")
+        assert spawning.result().status_code in (201, 202), spawning.result().text
+    assert refused.status_code == 400, refused.text
+    HubUser(hub.url, "busy", password)  # nothing was deleted: the login still works
+    wait_until_ready(user)
+    assert admin.api("DELETE", "/users/busy").status_code == 204
 
 
 def test_the_spawn_page_says_what_each_choice_holds(hub: Hub) -> None:

@@ -292,3 +292,80 @@ def test_grant_sudo_is_said_to_give_root(project: Project, cotenant: HostUser) -
     lab = started_lab(project, cotenant, "DOCKER_ARGS=--label pyrlab.test=security -e GRANT_SUDO=yes")
     said = [line for line in lab.result.stderr.splitlines() if "GRANT_SUDO" in line]
     assert [line for line in said if "root" in line], lab.result.stderr
+
+
+# A sitecustomize that empties Jupyter's token wherever Python starts Jupyter, and a jupyter-lab of
+# the user's that starts the real one without a token: the env file would load them into the
+# server through PYTHONPATH and PATH.
+SITECUSTOMIZE = """\
+import sys
+if any("jupyter-lab" in argument for argument in sys.argv):
+    from jupyter_server.auth import identity
+    identity.IdentityProvider.token = property(lambda self: "", lambda self, value: None)
+    open("/tmp/sitecustomize-ran", "w").write("auth off")
+"""
+OPEN_SERVER = """\
+#!/bin/sh
+echo "$(id -u) jupyter-lab" > /tmp/own-server-ran
+exec /opt/venv/bin/jupyter-lab --IdentityProvider.token= --PasswordIdentityProvider.hashed_password= "$@"
+"""
+
+
+ENV_LINES = "PYTHONPATH={folder}/py\nPATH={folder}/bin:/opt/venv/bin:/usr/bin:/bin\nMARKER=from-the-env-file\n"
+
+
+def test_env_file_loads_no_code_into_jupyter(project: Project, cotenant: HostUser, docker_client: Any) -> None:
+    """The notebook user's env file points PYTHONPATH at a sitecustomize and PATH at a jupyter-lab of
+    its own, both in DOCKER, then the lab restarts: Jupyter still asks for the token (neither ran in
+    the server: their records in /tmp are absent), and the kernels still get the variables."""
+    lab = started_lab(project, cotenant)
+    container = docker_client.containers.get(lab.name)
+    folder = mount_point(container, cotenant.home / "docker")
+    plant = (
+        f"import os\nos.makedirs('{folder}/py')\nos.makedirs('{folder}/bin')\n"
+        f"open('{folder}/py/sitecustomize.py', 'w').write({SITECUSTOMIZE!r})\n"
+        f"open('{folder}/bin/jupyter-lab', 'w').write({OPEN_SERVER!r})\nos.chmod('{folder}/bin/jupyter-lab', 0o755)\n"
+        f"open('{folder}/pylab.env', 'w').write({ENV_LINES.format(folder=folder)!r})\nprint('planted')"
+    )
+    assert cell(container, lab.token, plant, user=str(cotenant.uid)).strip() == "planted"
+    container.restart(timeout=10)
+    wait_for_jupyter(container, lab.url, lab.token)
+    anonymous = requests.get(f"{lab.url}/api/status", timeout=5)
+    ran = container_files(container, "/tmp/sitecustomize-ran") | container_files(container, "/tmp/own-server-ran")
+    assert anonymous.status_code == 403, f"the lab answered without the token ({anonymous.status_code}): {ran}"
+    assert ran == {}, ran
+    seen = cell(container, lab.token, "import os; print(os.environ.get('MARKER'))", user=str(cotenant.uid))
+    assert seen.strip() == "from-the-env-file"
+
+
+@pytest.mark.parametrize("name", ["pylab.env", "pylab.sh", "ssl/cert.pem"])
+def test_a_fifo_in_the_configuration_folder_hangs_no_start(
+    project: Project, cotenant: HostUser, docker_client: Any, name: str
+) -> None:
+    """The notebook user puts a FIFO in place of a file the start reads, then the lab restarts: it
+    answers again behind its token (the rc script and the certificate are passed over), or stops at
+    once naming the file (the env file, read by Jupyter), instead of hanging; the next `make pylab`
+    names the file at once."""
+    lab = started_lab(project, cotenant)
+    container = docker_client.containers.get(lab.name)
+    path = f"{mount_point(container, cotenant.home / 'docker')}/{name}"
+    make_fifo = ["sh", "-c", 'mkdir -p "$(dirname "$0")" && rm -f "$0" && mkfifo "$0"', path]
+    if name == "ssl/cert.pem":
+        make_fifo[2] += ' && mkfifo "$(dirname "$0")/key.pem"'
+    exit_code, output = container.exec_run(make_fifo, user=f"{cotenant.uid}:{cotenant.gid}")
+    assert exit_code == 0, output.decode(errors="replace")
+    container.restart(timeout=10)
+    if name == "pylab.env":
+        assert container.wait(timeout=20)["StatusCode"] != 0
+        assert f"{name} is not a regular file" in container.logs().decode(errors="replace")
+    else:
+        wait_for_jupyter(container, lab.url, lab.token, timeout=20)
+        assert requests.get(f"{lab.url}/api/status", timeout=5).status_code == 403
+        assert requests.get(f"{lab.url}/api/status", params={"token": lab.token}, timeout=5).status_code == 200
+    container.remove(force=True)
+    began = time.monotonic()
+    again = make_pylab(project, cotenant, *lab.settings[:1])
+    assert again.result.returncode != 0, again.result.stdout
+    assert time.monotonic() - began < 5
+    assert name in again.result.stderr
+    assert docker_client.containers.list(all=True, filters={"name": again.name}) == []

@@ -78,3 +78,19 @@ def test_user_names_with_control_characters_or_separators_are_refused(name: str)
 @pytest.mark.parametrize("name", ["alice", "a.b", "a_b", "a-b", "x1"])
 def test_plain_user_names_are_accepted(name: str) -> None:
     assert USER_NAME.match(name)
+
+
+def test_a_uid_of_a_host_account_is_never_given(tmp_path: Path) -> None:
+    """A host user with a uid in the hub's range could read that hub user's home."""
+    passwd = tmp_path / "passwd"
+    passwd.write_text(
+        "root:x:0:0::/root:/bin/bash\nlocal:x:20000:20000::/home/local:/bin/sh\nldap:x:20001:1::/:/bin/sh\n"
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "homes").mkdir()
+    record = Accounts(tmp_path / "data", tmp_path / "homes", 20000, passwd)
+    assert record.uid_for("alice", "2026-01-01T00:00:00") == 20002
+    stale = tmp_path / "homes" / "bob"
+    stale.mkdir()
+    os.chown(stale, 20000, 20000)  # the host user's: never adopted
+    assert record.uid_for("bob", "2026-01-01T00:00:00") == 20003
