@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import html
 import os
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -37,6 +38,8 @@ WORK = "/home/jovyan/work"
 NOTEBOOK_GROUP_ID = 100
 
 
+# Engine calls (create, start, inspect) the hub makes side by side, for users who start at once.
+ENGINE_THREADS = 8
 # What the spawn page says of an image, from its label (each pyrlab image's Dockerfile sets it).
 DESCRIPTION_LABEL = "org.opencontainers.image.description"
 
@@ -84,6 +87,13 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
     # GPUs are chosen one spawn at a time, and those of a lab still starting count as held.
     gpu_lock: ClassVar[asyncio.Lock] = asyncio.Lock()
     gpus_starting: ClassVar[dict[str, list[str]]] = {}
+    # DockerSpawner sends every engine call of every user through one thread: users starting at
+    # once waited for each other's `docker start`. The engine takes them side by side.
+    engine_calls: ClassVar[ThreadPoolExecutor] = ThreadPoolExecutor(ENGINE_THREADS)
+
+    @property
+    def executor(self) -> ThreadPoolExecutor:
+        return self.engine_calls
 
     @property
     def accounts(self) -> Accounts:
