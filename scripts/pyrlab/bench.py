@@ -338,27 +338,9 @@ def memory_in_use(container: Any) -> float:
     return float(stats.get("usage", 0) - cache) / MB
 
 
-def idle_lab_memory(client: Any) -> float:
-    """An rlab with Jupyter answering and nothing asked of it, as a new lab of the hub is."""
-    container = client.containers.run(
-        f"{PREFIX}rlab:latest", detach=True, environment={"JUPYTER_TOKEN": "bench"}, labels={"pyrlab.bench": "1"}
-    )
-    try:
-        answer = "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8888/api', timeout=2)"
-        deadline = time.monotonic() + 90
-        while container.exec_run(["python", "-c", answer]).exit_code != 0:
-            if time.monotonic() > deadline:
-                raise BenchError(f"Jupyter did not start: {container.logs().decode(errors='replace')}")
-            time.sleep(0.3)
-        time.sleep(3)
-        return memory_in_use(container)
-    finally:
-        container.remove(force=True)
-
-
-def first_cells(client: Any, kernel_client: str, runs: int) -> dict[str, list[float]]:
-    """Seconds from asking Jupyter for a fresh kernel to its first cell's reply, per kernel."""
-    token = "bench-" + os.urandom(12).hex()
+@contextmanager
+def answering_rlab(client: Any, token: str) -> Iterator[Any]:
+    """A container of the bench's rlab whose Jupyter answers, removed after the block."""
     container = client.containers.run(
         f"{PREFIX}rlab:latest", detach=True, environment={"JUPYTER_TOKEN": token}, labels={"pyrlab.bench": "1"}
     )
@@ -369,6 +351,22 @@ def first_cells(client: Any, kernel_client: str, runs: int) -> dict[str, list[fl
             if time.monotonic() > deadline:
                 raise BenchError(f"Jupyter did not start: {container.logs().decode(errors='replace')}")
             time.sleep(0.3)
+        yield container
+    finally:
+        container.remove(force=True)
+
+
+def idle_lab_memory(client: Any) -> float:
+    """An rlab with Jupyter answering and nothing asked of it, as a new lab of the hub is."""
+    with answering_rlab(client, "bench") as container:
+        time.sleep(3)
+        return memory_in_use(container)
+
+
+def first_cells(client: Any, kernel_client: str, runs: int) -> dict[str, list[float]]:
+    """Seconds from asking Jupyter for a fresh kernel to its first cell's reply, per kernel."""
+    token = "bench-" + os.urandom(12).hex()
+    with answering_rlab(client, token) as container:
         results: dict[str, list[float]] = {"python3": [], "ir": []}
         for kernel, code in (("python3", "print(6 * 7)"), ("ir", "cat(6 * 7)")):
             for _ in range(runs):
@@ -379,8 +377,6 @@ def first_cells(client: Any, kernel_client: str, runs: int) -> dict[str, list[fl
                     raise BenchError(f"the {kernel} cell failed: {output.decode(errors='replace')}")
                 results[kernel].append(float(json.loads(output.decode().strip().splitlines()[-1])["seconds"]))
         return results
-    finally:
-        container.remove(force=True)
 
 
 def measure(repo: Path, runs: int) -> list[Figure]:
