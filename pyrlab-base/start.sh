@@ -252,15 +252,14 @@ https_arguments() {
 }
 
 as_user() {
-    # Everything decided here, from the container's environment, before any file of the user is read.
+    # Everything decided here comes from the container's environment, read once, here.
     local default_command=${PYRLAB_DEFAULT_COMMAND:-} auth=${PYRLAB_AUTH:-} hooks_done=${PYRLAB_HOOKS_DONE:-}
     local prefix=${NB_PREFIX:-} allow_origin=${NB_ALLOW_ORIGIN:-} gen_cert=${GEN_CERT:-}
     local restartable=${RESTARTABLE:-} umask_value=${NB_UMASK:-} to_unset=${JUPYTER_ENV_VARS_TO_UNSET:-}
     local token=${JUPYTER_TOKEN:-} token_file=${JUPYTER_TOKEN_FILE:-}
     unset PYRLAB_DEFAULT_COMMAND PYRLAB_AUTH PYRLAB_HOOKS_DONE JUPYTER_TOKEN JUPYTER_TOKEN_FILE
-    if [[ $hooks_done != yes ]]; then choose_home; fi
-
     if [[ $hooks_done != yes ]]; then
+        choose_home
         # Started as this user: docker-stacks runs both hook folders as the user the container started as.
         run_hooks /usr/local/bin/start-notebook.d
         run_hooks /usr/local/bin/before-notebook.d
