@@ -9,14 +9,17 @@ import asyncio
 import html
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar
 
+import bcrypt
 from docker.errors import APIError
 from docker.types import DeviceRequest
 from dockerspawner import DockerSpawner
 from jupyterhub import orm
 from nativeauthenticator import NativeAuthenticator
+from nativeauthenticator.orm import UserInfo
 from sqlalchemy import event
 from tornado import web
 
@@ -63,9 +66,45 @@ def refuse_renaming(_user: Any, new: Any, old: Any, _initiator: Any) -> None:
 event.listen(orm.User.name, "set", refuse_renaming)
 
 
+# A password checked in a thread before NativeAuthenticator's own login runs: (stored hash, password
+# given, whether they match). bcrypt's cost would otherwise stop the hub for every user at each login.
+checked_password: ContextVar[tuple[bytes, str, bool] | None] = ContextVar("checked_password", default=None)
+hash_matches = UserInfo.is_valid_password
+
+
+def is_valid_password(info: Any, password: str) -> bool:
+    """NativeAuthenticator's check, answered from the thread's result when it was for this hash."""
+    checked = checked_password.get()
+    if checked is not None and checked[0] == info.password and checked[1] == password:
+        return checked[2]
+    return bool(hash_matches(info, password))
+
+
+UserInfo.is_valid_password = is_valid_password
+
+
 class PyrlabNativeAuthenticator(NativeAuthenticator):  # type: ignore[misc]
-    """NativeAuthenticator that reads a user's record afresh at each login: `make hub-user` sets a
-    password from another process, which the hub's database session would otherwise not see."""
+    """NativeAuthenticator that reads a user's record afresh at each login (`make hub-user` sets a
+    password from another process, which the hub's database session would otherwise not see), and
+    checks the password off the hub's event loop."""
+
+    password_checks: ClassVar[ThreadPoolExecutor] = ThreadPoolExecutor(os.cpu_count() or 1)
+
+    async def authenticate(self, handler: Any, data: dict[str, Any]) -> Any:
+        info = self.get_user(str(data.get("username", "")))
+        password = data.get("password")
+        if info is None or not isinstance(password, str) or not info.password:
+            return await super().authenticate(handler, data)
+        if self.allowed_failed_logins and self.is_blocked(info.username):
+            return await super().authenticate(handler, data)  # refused without a check
+        matches = await asyncio.get_running_loop().run_in_executor(
+            self.password_checks, bcrypt.checkpw, password.encode(), info.password
+        )
+        token = checked_password.set((info.password, password, matches))
+        try:
+            return await super().authenticate(handler, data)
+        finally:
+            checked_password.reset(token)
 
     def get_user(self, username: str) -> Any:
         user = super().get_user(username)
@@ -203,7 +242,8 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
             "security_opt": ["no-new-privileges"],
             "group_add": [str(NOTEBOOK_GROUP_ID)],
         }
-        self.extra_create_kwargs = {"user": f"{uid}:{uid}", "labels": labels}
+        # The hub watches its labs itself; Docker's probe would start a process in each every few seconds.
+        self.extra_create_kwargs = {"user": f"{uid}:{uid}", "labels": labels, "healthcheck": {"test": ["NONE"]}}
         self.extra_host_config = host_config
         if not wants_gpus(choice):
             return await self.listening(await super().start())

@@ -3,6 +3,7 @@ cookie, asking the hub's REST API for a server. The hub tests and `make bench` u
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -38,15 +39,26 @@ class HubUser:
         return servers
 
     def spawn(self, image: str, timeout: float = 150) -> None:
-        """Ask for a server of that image and wait until the hub says it is ready."""
+        """Ask for a server of that image and wait until the hub says it is ready, following the
+        spawn's progress events as the spawn page does."""
         answer = self.api("POST", f"/users/{self.name}/server", json={"image": image})
         if answer.status_code not in (201, 202):
             raise HubClientError(f"spawning {image} for {self.name}: HTTP {answer.status_code} {answer.text}")
-        deadline = time.monotonic() + timeout
-        while not self.servers().get("", {}).get("ready"):
-            if time.monotonic() > deadline:
-                raise HubClientError(f"{self.name}'s {image} server was not ready after {timeout:.0f} s")
-            time.sleep(0.2)
+        if answer.status_code == 201:
+            return
+        headers = {"X-XSRFToken": self.session.cookies.get("_xsrf", ""), "Accept": "text/event-stream"}
+        progress = f"{self.url}/hub/api/users/{self.name}/server/progress"
+        with self.session.get(progress, headers=headers, stream=True, timeout=timeout) as events:
+            for line in events.iter_lines(decode_unicode=True):
+                if not line.startswith("data:"):
+                    continue
+                event = json.loads(line.removeprefix("data:"))
+                if event.get("ready"):
+                    return
+                if event.get("failed"):
+                    raise HubClientError(f"{self.name}'s {image} server failed: {event.get('message', event)}")
+        if not self.servers().get("", {}).get("ready"):
+            raise HubClientError(f"{self.name}'s {image} server was not ready: the hub's progress events ended")
 
     def stop(self, timeout: float = 60) -> None:
         answer = self.api("DELETE", f"/users/{self.name}/server")

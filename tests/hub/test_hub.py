@@ -170,6 +170,8 @@ def test_users_containers_are_isolated_as_labs_are(hub: Hub, alice: HubUser, doc
     assert host_config["NetworkMode"] == hub.name
     assert host_config["Memory"] == 2 * 1024**3
     assert host_config["NanoCpus"] or host_config["CpuQuota"] == 100_000
+    # The hub watches its labs; Docker's probe would start a process in every lab every few seconds.
+    assert container.attrs["Config"]["Healthcheck"]["Test"] == ["NONE"]
 
 
 def test_one_user_cannot_reach_another_users_lab(hub: Hub, alice: HubUser, bob: HubUser) -> None:
