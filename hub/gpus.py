@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-# The label a user's container carries: the GPU ids it holds, comma-separated.
-GPU_LABEL = "pyrlab.hub.gpus"
-
 
 class NoFreeGpu(Exception):
     """The pool has too few free GPUs; the message names who holds each one."""

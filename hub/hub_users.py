@@ -12,8 +12,9 @@ from jupyterhub import orm
 from nativeauthenticator.orm import UserInfo
 
 from accounts import USER_NAME
+from pyrlab.inside.contract import HUB_DATABASE
 
-DB_URL = "sqlite:////srv/jupyterhub/jupyterhub.sqlite"
+DB_URL = f"sqlite:///{HUB_DATABASE}"
 
 
 def main(argv: list[str]) -> int:

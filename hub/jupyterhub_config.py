@@ -7,13 +7,15 @@ import secrets
 import sys
 from pathlib import Path
 
+import gpus
 from accounts import USER_NAME
+from pyrlab.inside import contract
 
 c = get_config()  # noqa: F821 - provided by traitlets when the file is loaded
-DATA = Path("/srv/jupyterhub")
+DATA = Path(contract.HUB_STATE)
 # Everything the hub writes in DATA (the database first) is root's alone.
 os.umask(0o077)
-for existing in DATA.glob("jupyterhub.sqlite*"):
+for existing in DATA.glob(Path(contract.HUB_DATABASE).name + "*"):
     existing.chmod(0o600)
 
 
@@ -27,16 +29,10 @@ def private_secret(name: str) -> str:
     return path.read_text().strip()
 
 
-def images() -> dict[str, str]:
-    """HUB_IMAGES, `name=reference,…`: what users may choose, and nothing else."""
-    pairs = (item.split("=", 1) for item in os.environ["HUB_IMAGES"].split(",") if "=" in item)
-    return {name.strip(): reference.strip() for name, reference in pairs}
-
-
-c.JupyterHub.bind_url = "http://:8000"
-c.JupyterHub.hub_bind_url = "http://0.0.0.0:8081"
-c.JupyterHub.hub_connect_url = f"http://{os.environ['HUB_CONTAINER']}:8081"
-c.JupyterHub.db_url = f"sqlite:///{DATA}/jupyterhub.sqlite"
+c.JupyterHub.bind_url = f"http://:{contract.HUB_PROXY_PORT}"
+c.JupyterHub.hub_bind_url = f"http://0.0.0.0:{contract.HUB_API_PORT}"
+c.JupyterHub.hub_connect_url = f"http://{os.environ['HUB_CONTAINER']}:{contract.HUB_API_PORT}"
+c.JupyterHub.db_url = f"sqlite:///{contract.HUB_DATABASE}"
 c.JupyterHub.cookie_secret_file = str(DATA / "jupyterhub_cookie_secret")
 c.ConfigurableHTTPProxy.auth_token = private_secret("proxy_token")
 # The proxy runs in this container and ends with it: a pid file from an earlier start (a restart,
@@ -51,14 +47,14 @@ c.JupyterHub.cleanup_servers = False
 # HUB_AUTH=native: users with their own passwords (hashed); the admin authorizes sign-ups, or
 # adds users with `make hub-user NAME`. Nobody gets in without that. github, gitlab or generic
 # (any OpenID Connect provider): OAuth, configured by DOCKER/hub/oauth.json (mounted read-only).
-CONFIG = Path("/srv/pyrlab-config")
-AUTH = os.environ.get("HUB_AUTH", "native")
+CONFIG = Path(contract.HUB_CONFIG)
+AUTH = os.environ["HUB_AUTH"]
 c.Authenticator.admin_users = {os.environ["HUB_ADMIN"]}
 # One rule for every name, whatever the authenticator: it is a folder name and a label, so no
 # control character, no path separator (`make hub-user` checks the same).
 c.Authenticator.username_pattern = USER_NAME.pattern
+c.JupyterHub.authenticator_class = contract.AUTHENTICATORS[AUTH]
 if AUTH == "native":
-    c.JupyterHub.authenticator_class = "pyrlab_hub.PyrlabNativeAuthenticator"
     c.NativeAuthenticator.open_signup = False
     c.Authenticator.allow_all = True  # NativeAuthenticator lets only authorized users log in
     # Guessing: after 5 wrong passwords in a row a user waits 10 minutes (NativeAuthenticator's own
@@ -69,7 +65,6 @@ if AUTH == "native":
     c.NativeAuthenticator.check_common_password = True
 else:
     oauth = json.loads((CONFIG / "hub" / "oauth.json").read_text())
-    c.JupyterHub.authenticator_class = {"github": "github", "gitlab": "gitlab", "generic": "generic-oauth"}[AUTH]
     c.OAuthenticator.client_id = oauth["client_id"]
     c.OAuthenticator.client_secret = oauth["client_secret"]
     c.OAuthenticator.oauth_callback_url = oauth["callback_url"]
@@ -93,14 +88,21 @@ if (CONFIG / "ssl" / "cert.pem").is_file() and (CONFIG / "ssl" / "key.pem").is_f
     c.JupyterHub.ssl_key = str(CONFIG / "ssl" / "key.pem")
 
 c.JupyterHub.spawner_class = "pyrlab_hub.PyrlabSpawner"
-c.DockerSpawner.allowed_images = images()
+IMAGES = contract.image_choices(os.environ["HUB_IMAGES"])
+c.DockerSpawner.allowed_images = IMAGES
 # The first choice is the default: a spawn that names none never falls back to DockerSpawner's own image.
-c.DockerSpawner.image = next(iter(images().values()))
+c.DockerSpawner.image = next(iter(IMAGES.values()))
 c.DockerSpawner.network_name = os.environ["HUB_NETWORK"]
 c.DockerSpawner.use_internal_ip = True  # no published port: only the hub's proxy reaches a lab
 c.DockerSpawner.remove = True  # the home persists on the host; the container does not
 c.DockerSpawner.name_template = os.environ["HUB_CONTAINER"] + "-{username}"
-c.DockerSpawner.notebook_dir = "/home/jovyan/work"
+c.DockerSpawner.notebook_dir = contract.WORK
+c.PyrlabSpawner.homes = os.environ["HUB_HOMES"]
+c.PyrlabSpawner.shared = os.environ["HUB_SHARED"]
+c.PyrlabSpawner.uid_base = int(os.environ["HUB_UID_BASE"])
+c.PyrlabSpawner.gpu_pool = gpus.parse_pool(os.environ["GPU_POOL"])
+c.PyrlabSpawner.gpus_per_user = int(os.environ["GPUS_PER_USER"])
+c.PyrlabSpawner.hub_name = os.environ["HUB_CONTAINER"]
 # pyrlab's images start through start.sh (their entry point), which runs this with the hub's
 # arguments, as the user's own uid; they have no CMD of their own.
 c.DockerSpawner.cmd = ["jupyterhub-singleuser"]

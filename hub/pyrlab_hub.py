@@ -22,24 +22,23 @@ from nativeauthenticator import NativeAuthenticator
 from nativeauthenticator.orm import UserInfo
 from sqlalchemy import event
 from tornado import web
+from traitlets import Integer, List, Unicode
 
 import gpus
 from accounts import Accounts
-
-HOMES = Path(os.environ.get("HUB_HOMES", "/srv/homes"))
-SHARED = os.environ.get("HUB_SHARED", "")
-UID_BASE = int(os.environ.get("HUB_UID_BASE", "20000"))
-DATA = Path("/srv/jupyterhub")
-HOST_PASSWD = Path("/srv/host/passwd")  # the host's accounts, which `make hub` mounts read-only
-GPU_POOL = gpus.parse_pool(os.environ.get("GPU_POOL", ""))
-GPUS_PER_USER = int(os.environ.get("GPUS_PER_USER", "1"))
-HUB_NAME = os.environ.get("HUB_CONTAINER", "pyrlab-hub")
-USER_LABEL = "pyrlab.hub.user"
-HUB_LABEL = "pyrlab.hub"
-WORK = "/home/jovyan/work"
-# The images' group `users`, which owns the virtual environment and the home (see `make pylab`).
-NOTEBOOK_GROUP_ID = 100
-
+from pyrlab.inside.contract import (
+    GPU_LABEL,
+    HOME,
+    HUB_HOST_PASSWD,
+    HUB_LABEL,
+    HUB_STATE,
+    LAB_CAP_DROP,
+    LAB_SECURITY_OPT,
+    NOTEBOOK_GROUP_ID,
+    SHARED,
+    USER_LABEL,
+    WORK,
+)
 
 # Engine calls (create, start, inspect) the hub makes side by side, for users who start at once.
 ENGINE_THREADS = 8
@@ -123,6 +122,14 @@ class PyrlabNativeAuthenticator(NativeAuthenticator):  # type: ignore[misc]
 class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
     """DockerSpawner with pyrlab's isolation, per-user homes and host uids, and a GPU pool."""
 
+    # The team server's settings, set in jupyterhub_config.py from what `make hub` passes.
+    homes = Unicode(help="HUB_HOMES: the host folder of the users' homes, at the same path in the hub").tag(config=True)
+    shared = Unicode(help="HUB_SHARED: a host folder every lab reads at ~/shared (empty: none)").tag(config=True)
+    uid_base = Integer(help="HUB_UID_BASE: the first host uid of the users' homes").tag(config=True)
+    gpu_pool = List(Unicode(), help="GPU_POOL: GPU ids the CUDA image's users share").tag(config=True)
+    gpus_per_user = Integer(help="GPUS_PER_USER: GPUs each user of the CUDA image gets").tag(config=True)
+    hub_name = Unicode(help="the hub's container, which its labs' labels name").tag(config=True)
+
     # GPUs are chosen one spawn at a time, and those of a lab still starting count as held.
     gpu_lock: ClassVar[asyncio.Lock] = asyncio.Lock()
     gpus_starting: ClassVar[dict[str, list[str]]] = {}
@@ -136,7 +143,7 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
 
     @property
     def accounts(self) -> Accounts:
-        return Accounts(DATA, HOMES, UID_BASE, HOST_PASSWD)
+        return Accounts(Path(HUB_STATE), Path(self.homes), self.uid_base, Path(HUB_HOST_PASSWD))
 
     @property
     def account_created(self) -> str:
@@ -168,10 +175,10 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
         """GPU id -> user: this hub's user containers that exist (running or being started) by their
         labels, and the spawns that have been given GPUs but have no container yet."""
         existing = await self.docker(
-            "containers", all=True, filters={"label": [f"{HUB_LABEL}={HUB_NAME}", gpus.GPU_LABEL]}
+            "containers", all=True, filters={"label": [f"{HUB_LABEL}={self.hub_name}", GPU_LABEL]}
         )
         labels = {
-            item["Labels"][USER_LABEL]: item["Labels"][gpus.GPU_LABEL]
+            item["Labels"][USER_LABEL]: item["Labels"][GPU_LABEL]
             for item in existing
             if item["State"] not in ("exited", "dead")
         }
@@ -200,8 +207,8 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
             labels = image.get("Config", {}).get("Labels") or {}
             about = labels.get(DESCRIPTION_LABEL, reference)
             if wants_gpus(choice):
-                free = [gpu for gpu in GPU_POOL if gpu not in held]
-                about += f". GPUs free now: {len(free)} of {len(GPU_POOL)}"
+                free = [gpu for gpu in self.gpu_pool if gpu not in held]
+                about += f". GPUs free now: {len(free)} of {len(self.gpu_pool)}"
             checked = "checked" if index == 0 else ""
             rows.append(
                 f'<div class="radio"><label><input type="radio" name="image" value="{html.escape(choice)}" {checked}> '
@@ -232,14 +239,14 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
         uid = self.host_uid
         home = self.prepare_home(uid)
         self.volumes = {str(home): {"bind": WORK, "mode": "rw"}}
-        if SHARED:
-            self.volumes[SHARED] = {"bind": "/home/jovyan/shared", "mode": "ro"}
-        self.environment["HOME"] = "/home/jovyan"  # for `docker exec` too: the uid has no passwd entry
-        labels = {HUB_LABEL: HUB_NAME, USER_LABEL: self.user.name}
+        if self.shared:
+            self.volumes[self.shared] = {"bind": SHARED, "mode": "ro"}
+        self.environment["HOME"] = HOME  # for `docker exec` too: the uid has no passwd entry
+        labels = {HUB_LABEL: self.hub_name, USER_LABEL: self.user.name}
         # As for `make pylab`: the user's own uid from the first process, no capability, no way to gain one.
         host_config: dict[str, Any] = {
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
+            "cap_drop": list(LAB_CAP_DROP),
+            "security_opt": list(LAB_SECURITY_OPT),
             "group_add": [str(NOTEBOOK_GROUP_ID)],
         }
         # The hub watches its labs itself; Docker's probe would start a process in each every few seconds.
@@ -249,12 +256,12 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
             return await self.listening(await super().start())
         async with self.gpu_lock:
             try:
-                chosen = gpus.allocate(GPU_POOL, GPUS_PER_USER, await self.held_gpus(), self.user.name)
+                chosen = gpus.allocate(self.gpu_pool, self.gpus_per_user, await self.held_gpus(), self.user.name)
             except gpus.NoFreeGpu as error:
                 raise web.HTTPError(409, str(error)) from None
             self.gpus_starting[self.user.name] = chosen
         host_config["device_requests"] = [DeviceRequest(device_ids=chosen, capabilities=[["gpu"]])]
-        labels[gpus.GPU_LABEL] = ",".join(chosen)
+        labels[GPU_LABEL] = ",".join(chosen)
         self.log.info("%s gets GPU %s", self.user.name, ",".join(chosen))
         try:
             return await self.listening(await super().start())

@@ -37,7 +37,10 @@ BUILD_HELPERS = (
 # The code that runs inside a build (rlab resolves R names in it), standard library only.
 IN_CONTAINER_CODE = Path("scripts/pyrlab/inside")
 # What a build reads beyond its own folder, its lists' install files and the helpers.
-EXTRA_INPUTS: dict[str, tuple[Path, ...]] = {"rlab": (IN_CONTAINER_CODE, R_REPOS_FILE, R_REPOS_COPIES)}
+EXTRA_INPUTS: dict[str, tuple[Path, ...]] = {
+    "rlab": (IN_CONTAINER_CODE, R_REPOS_FILE, R_REPOS_COPIES),
+    "hub": (IN_CONTAINER_CODE / "contract.py",),
+}
 
 
 def write_r_repos(root: Path, settings: Settings) -> None:

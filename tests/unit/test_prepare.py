@@ -105,4 +105,4 @@ def test_the_in_container_code_needs_nothing_but_the_standard_library() -> None:
     )
     result = subprocess.run([sys.executable, "-I", "-S", "-c", program], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
-    assert modules == ["errors", "inventory", "lists", "lockfile", "rdeb", "resolve", "rsource"]
+    assert modules == ["contract", "errors", "inventory", "lists", "lockfile", "rdeb", "resolve", "rsource"]

@@ -1,0 +1,74 @@
+"""What the host, the images, the hub and the tests must agree on, each written once: ports, paths
+in the container, the notebook user's ids, the labs' isolation, container labels, authenticators
+and the team server's image choices. Standard library only: the hub's image imports it too.
+"""
+
+from __future__ import annotations
+
+# Ports inside the containers. The host side of each is a setting (PYPORT, HUB_PORT, ...).
+JUPYTER_PORT = 8888
+HUB_PROXY_PORT = 8000  # the team server's public port: configurable-http-proxy
+HUB_API_PORT = 8081  # the hub's own API, for its labs and services on its network
+
+# The notebook user of the images (docker-stacks' jovyan) and its folders.
+NOTEBOOK_USER = "jovyan"
+NOTEBOOK_UID = 1000
+NOTEBOOK_GROUP_ID = 100  # group `users`: owns the virtual environment and the home
+HOME = f"/home/{NOTEBOOK_USER}"
+WORK = f"{HOME}/work"  # the notebooks: NOTEBOOKS on the host, a user's home on the team server
+SHARED = f"{HOME}/shared"  # HUB_SHARED, read-only
+
+# A lab runs as its user from the first process, with no capability and no way to gain one.
+LAB_CAP_DROP = ("ALL",)
+LAB_SECURITY_OPT = ("no-new-privileges",)
+# The hub runs as root for the Docker socket, with only what it needs to give homes to users' uids.
+HUB_CAP_ADD = ("CHOWN", "DAC_OVERRIDE")
+
+# A token or password file the labs read: at most this many bytes.
+SECRET_MAX_BYTES = 4096
+
+# Paths inside the hub's container: its state (HUB_DATA, root's alone), the admin's DOCKER folder
+# (read-only: ssl/, hub/oauth.json), the host's accounts (read-only: no user gets a host's uid)
+# and the hub's own code.
+HUB_STATE = "/srv/jupyterhub"
+HUB_DATABASE = f"{HUB_STATE}/jupyterhub.sqlite"
+HUB_CONFIG = "/srv/pyrlab-config"
+HUB_HOST_PASSWD = "/srv/host/passwd"  # noqa: S105 - a path, not a password
+HUB_CODE = "/etc/jupyterhub"
+
+# Labels on the team server's containers: which hub, which user, which GPUs.
+HUB_LABEL = "pyrlab.hub"
+USER_LABEL = "pyrlab.hub.user"
+GPU_LABEL = "pyrlab.hub.gpus"
+# The folder in HUB_HOMES where the homes of deleted accounts are kept aside.
+KEPT_ASIDE = ".deleted"
+
+# HUB_AUTH: JupyterHub's authenticator for each value.
+AUTHENTICATORS = {
+    "native": "pyrlab_hub.PyrlabNativeAuthenticator",
+    "github": "github",
+    "gitlab": "gitlab",
+    "generic": "generic-oauth",
+}
+
+
+class ImageChoicesError(ValueError):
+    """HUB_IMAGES is not `name=image,...`; the message says what is wrong and how to write it."""
+
+
+def image_choices(text: str) -> dict[str, str]:
+    """HUB_IMAGES, `name=reference,...`: what the team server's users may choose, the first the
+    default, in order."""
+    choices: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        name, equals, reference = (piece.strip() for piece in item.partition("="))
+        if not equals or not name or not reference:
+            raise ImageChoicesError(
+                f"HUB_IMAGES={text}: {item!r} is not name=image; write e.g. HUB_IMAGES=pylab=pylab:latest,rlab=rlab"
+            )
+        choices[name] = reference
+    if not choices:
+        raise ImageChoicesError(f"HUB_IMAGES={text!r} names no image; write e.g. HUB_IMAGES=pylab=pylab:latest")
+    return choices
