@@ -360,7 +360,7 @@ test: lint test-unit test-images test-make test-security test-browser test-hub t
 lint: $(TEST_TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/ruff check scripts hub tests
 	$(TOOLS_VENV)/bin/ruff format --check scripts hub tests
-	$(TOOLS_VENV)/bin/mypy scripts/pyrlab hub/gpus.py hub/accounts.py hub/pyrlab_hub.py hub/hub_users.py tests/unit tests/images
+	$(TOOLS_VENV)/bin/mypy scripts/pyrlab hub/gpus.py hub/accounts.py hub/labspec.py hub/pyrlab_hub.py hub/hub_users.py tests/unit tests/images
 	$(TOOLS_VENV)/bin/mypy tests/make tests/proxies
 	$(TOOLS_VENV)/bin/mypy tests/security
 	$(TOOLS_VENV)/bin/mypy tests/browser

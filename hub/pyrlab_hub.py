@@ -26,19 +26,8 @@ from traitlets import Integer, List, Unicode
 
 import gpus
 from accounts import Accounts
-from pyrlab.inside.contract import (
-    GPU_LABEL,
-    HOME,
-    HUB_HOST_PASSWD,
-    HUB_LABEL,
-    HUB_STATE,
-    LAB_CAP_DROP,
-    LAB_SECURITY_OPT,
-    NOTEBOOK_GROUP_ID,
-    SHARED,
-    USER_LABEL,
-    WORK,
-)
+from labspec import lab_spec
+from pyrlab.inside.contract import GPU_LABEL, HUB_HOST_PASSWD, HUB_LABEL, HUB_STATE, USER_LABEL
 
 # Engine calls (create, start, inspect) the hub makes side by side, for users who start at once.
 ENGINE_THREADS = 8
@@ -238,38 +227,32 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
         choice, self.image = await self.choose_image()  # anything but the built images is refused, with the list
         uid = self.host_uid
         home = self.prepare_home(uid)
-        self.volumes = {str(home): {"bind": WORK, "mode": "rw"}}
-        if self.shared:
-            self.volumes[self.shared] = {"bind": SHARED, "mode": "ro"}
-        self.environment["HOME"] = HOME  # for `docker exec` too: the uid has no passwd entry
-        labels = {HUB_LABEL: self.hub_name, USER_LABEL: self.user.name}
-        # As for `make pylab`: the user's own uid from the first process, no capability, no way to gain one.
-        host_config: dict[str, Any] = {
-            "cap_drop": list(LAB_CAP_DROP),
-            "security_opt": list(LAB_SECURITY_OPT),
-            "group_add": [str(NOTEBOOK_GROUP_ID)],
-        }
-        # The hub watches its labs itself; Docker's probe would start a process in each every few seconds.
-        self.extra_create_kwargs = {"user": f"{uid}:{uid}", "labels": labels, "healthcheck": {"test": ["NONE"]}}
-        self.extra_host_config = host_config
-        if not wants_gpus(choice):
+        chosen: list[str] = []
+        if wants_gpus(choice):
+            async with self.gpu_lock:
+                try:
+                    chosen = gpus.allocate(self.gpu_pool, self.gpus_per_user, await self.held_gpus(), self.user.name)
+                except gpus.NoFreeGpu as error:
+                    raise web.HTTPError(409, str(error)) from None
+                self.gpus_starting[self.user.name] = chosen
+            self.log.info("%s gets GPU %s", self.user.name, ",".join(chosen))
+        user, shared, hub_name = self.user.name, self.shared, self.hub_name
+        spec = lab_spec(user=user, uid=uid, home=home, shared=shared, hub_name=hub_name, gpus=chosen)
+        self.volumes = spec.volumes
+        self.environment.update(spec.environment)
+        self.extra_create_kwargs = spec.create
+        self.extra_host_config = dict(spec.host)
+        if not chosen:
             return await self.listening(await super().start())
-        async with self.gpu_lock:
-            try:
-                chosen = gpus.allocate(self.gpu_pool, self.gpus_per_user, await self.held_gpus(), self.user.name)
-            except gpus.NoFreeGpu as error:
-                raise web.HTTPError(409, str(error)) from None
-            self.gpus_starting[self.user.name] = chosen
-        host_config["device_requests"] = [DeviceRequest(device_ids=chosen, capabilities=[["gpu"]])]
-        labels[GPU_LABEL] = ",".join(chosen)
-        self.log.info("%s gets GPU %s", self.user.name, ",".join(chosen))
+        self.extra_host_config["device_requests"] = [DeviceRequest(device_ids=chosen, capabilities=[["gpu"]])]
         try:
             return await self.listening(await super().start())
         except APIError as error:
             # The engine refuses GPUs it cannot give (no NVIDIA Container Toolkit, a wrong id): say
             # which GPUs were asked for, as the engine recorded them, and why it refused.
             container = await self.get_object()
-            asked = container["HostConfig"]["DeviceRequests"] if container else host_config["device_requests"]
+            recorded = (container or {}).get("HostConfig", {}).get("DeviceRequests")
+            asked = recorded or self.extra_host_config["device_requests"]
             ids = ",".join(
                 id_ for request in asked for id_ in (request.get("DeviceIDs") or request.get("device_ids") or [])
             )

@@ -1,0 +1,22 @@
+"""What the team server asks of the engine for a user's lab, built without JupyterHub or a container."""
+
+from pathlib import Path
+
+from labspec import lab_spec
+from pyrlab.inside.contract import GPU_LABEL, HOME, HUB_LABEL, SHARED, USER_LABEL, WORK
+
+
+def test_a_lab_runs_as_its_users_uid_with_no_capability_and_its_home() -> None:
+    spec = lab_spec(user="alice", uid=20001, home=Path("/srv/homes/alice"), shared="", hub_name="hub-1", gpus=[])
+    assert spec.create["user"] == "20001:20001"
+    assert spec.create["labels"] == {HUB_LABEL: "hub-1", USER_LABEL: "alice"}
+    assert spec.create["healthcheck"] == {"test": ["NONE"]}
+    assert spec.host == {"cap_drop": ["ALL"], "security_opt": ["no-new-privileges"], "group_add": ["100"]}
+    assert spec.volumes == {"/srv/homes/alice": {"bind": WORK, "mode": "rw"}}
+    assert spec.environment == {"HOME": HOME}
+
+
+def test_the_shared_folder_is_read_only_and_gpus_are_labelled() -> None:
+    spec = lab_spec(user="bob", uid=20002, home=Path("/h/bob"), shared="/data", hub_name="hub", gpus=["0", "2"])
+    assert spec.volumes["/data"] == {"bind": SHARED, "mode": "ro"}
+    assert spec.create["labels"][GPU_LABEL] == "0,2"
