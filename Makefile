@@ -430,7 +430,7 @@ clean-rootfs: ## remove the image of `make rootfs`
 chain: ## print the image chain, IMAGE PARENT IMAGE-REFERENCE a line (read by the tests)
 	@$(foreach image,$(IMAGES),echo "$(image) $(call parent,$(image)) $(call ref,$(image))";)
 
-# One declaration of each setting (the `##` line over its `?=` line) gives both `make help` and this page.
+# One declaration of each setting (the `##` line over its `?=` line) gives both `make help` and docs/configuration.md.
 docs: $(TOOLS) ## write docs/configuration.md from the Makefile's settings; run it after adding or changing one
 	$(TOOLS_PY) -m pyrlab.configdoc
 
