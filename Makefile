@@ -11,7 +11,7 @@ MAKEFLAGS += --no-builtin-rules --no-builtin-variables
 ## Untracked file of your own settings, one `VARIABLE = value` a line; read before the defaults below
 LOCAL_CONFIG ?= local.mk
 -include $(LOCAL_CONFIG)
-## Base of the chain: python (python:$(PYTHONBASE), from a registry), rootfs (built by `make rootfs` from the Debian archive, no registry), or auto: python when that image is here, else rootfs where mmdebstrap is installed, else python
+## Base of the chain: python (python:$(PYTHONBASE), from a registry), rootfs (built by `make rootfs` from the Debian archive, no registry), or auto: python when that image is here, else rootfs where mmdebstrap is installed, else python (auto asks no registry; `make check` says which it took)
 BASE ?= auto
 ## Tag of the official python image, for BASE=python
 PYTHONBASE ?= 3.13-trixie
@@ -25,7 +25,7 @@ DEBIAN_SECURITY_MIRROR ?= http://security.debian.org/debian-security
 ROOTFS_IMAGE ?= pyrlab-rootfs:$(DEBIAN_SUITE)
 ## Prefix of the image names: `me/` names them me/pylab, me/rlab, ...
 IMAGE_PREFIX ?=
-## Tag of each new build, besides `latest` (default: today's date)
+## Tag of each new build, besides `latest`, so that an older build stays at hand (default: today's date, YYYYMMDD)
 TAG ?= $(TODAY)
 ## CUDA in pylab: yes adds NVIDIA's CUDA wheels, requirements-gpu.txt and the frameworks' CUDA builds, tagged latest-cudaNN (rlab never has CUDA)
 CUDA_INSTALL ?= no
@@ -39,7 +39,7 @@ CONTAINER_CLI ?= docker
 BUILD_ARGS ?=
 ## More `docker run` arguments for `make pylab` and `make rlab` (default with CUDA_INSTALL=yes: --gpus all)
 DOCKER_ARGS ?= $(if $(filter yes,$(CUDA_INSTALL)),--gpus all)
-## Host address of the labs' published ports; 127.0.0.1 lets only this machine in
+## Host address of the labs' published ports: 127.0.0.1 (or ::1, IPv6's loopback; the URL then reads http://[::1]:…) lets only this machine in; another address lets other machines reach the lab, still behind its token, with a warning
 BIND_ADDRESS ?= 127.0.0.1
 ## pylab's Jupyter port on the host
 PYPORT ?= 8888
@@ -57,9 +57,9 @@ DOCKER ?= $(HOME)/docker
 AUTH ?= token
 ## yes: also publish D-Tale (DTPORT) and TensorBoard (TFPORT) on BIND_ADDRESS, without authentication; through Jupyter they are at /proxy/40000/ and /proxy/6006/, behind its token
 PUBLISH_TOOLS ?= no
-## apt cache for builds, e.g. http://127.0.0.1:3142 (apt-cacher-ng); never left in an image
+## apt cache for builds, `make rootfs` and `make lock`, e.g. http://127.0.0.1:3142 (apt-cacher-ng); never left in an image
 APTPROXY ?=
-## Python package cache for builds, a devpi root URL, e.g. http://127.0.0.1:3141; never left in an image
+## Python package cache for builds, `make lock` and `make outdated`: a devpi root URL, e.g. http://127.0.0.1:3141, whose index is …/root/pypi/+simple/; never left in an image
 PIPPROXY ?=
 ## CA bundle (PEM) of a TLS-intercepting proxy, added to every image's trust store
 CA_CERTS ?=
@@ -77,9 +77,9 @@ APTCACHE_PORT ?= 3142
 DEVPI_PORT ?= 3141
 ## yes: `make proxies` serves only what the caches hold, never fetching (builds of anything new fail)
 PROXIES_OFFLINE ?= no
-## Registry of `make push` and `make pull`: host[:port]/org, e.g. registry.example.org/team (`make registry` prints the local one's)
+## Registry of `make push` and `make pull`: host[:port]/org, no scheme, lower case, e.g. registry.example.org/team (`make registry` prints the local one's)
 REGISTRY ?=
-## File that `make z2jh-values` writes: Helm values for Zero to JupyterHub (private: it may hold the OAuth secret)
+## File that `make z2jh-values` writes: Helm values for Zero to JupyterHub (mode 0600 and ignored by git: it may hold the OAuth secret)
 Z2JH_VALUES ?= z2jh-values.yaml
 ## Port of the local registry of `make registry`, on 127.0.0.1
 REGISTRY_PORT ?= 5000
@@ -113,7 +113,7 @@ HUB_UID_BASE ?= 20000
 GPU_POOL ?=
 ## Team server: GPUs each user of the CUDA image gets
 GPUS_PER_USER ?= 1
-## Folder of the image manifests (<image>.json and <image>.md) that `make build` and `make manifest` write
+## Folder of the image manifests (<image>.json and <image>.md) that `make build` and `make manifest` write; git ignores it unless you remove its line from .gitignore
 MANIFESTS ?= manifests
 ## yes: accept direct references (`name @ https://...`, `@ git+...`, `@ file://...`) in the Python lists; a lock cannot hash-check what such a URL points at
 ALLOW_DIRECT_URLS ?= no
@@ -144,8 +144,8 @@ cuda_args = $(if $(filter $(CUDA_IMAGE),$(1)),--target $(if $(call flavour,$(1))
 BASE_LOCK := $(strip $(file <base.lock))
 # What the engine has, asked once a run: BASE=auto decided (no registry is asked), and one
 # `docker image ls` telling which names carry which ids (for the stamps below). Each question costs
-# about 0.03 s, so a run whose goals only start, stop or show a lab, which build nothing, skips both.
-LAB_GOALS := pylab rlab pylab-stop rlab-stop stop status pylab-logs rlab-logs pylab-shell rlab-shell password help
+# about 0.03 s, so a run whose goals only start, stop or show a lab, or write the docs, which build nothing, skips both.
+LAB_GOALS := pylab rlab pylab-stop rlab-stop stop status pylab-logs rlab-logs pylab-shell rlab-shell password help docs
 ifneq ($(filter-out $(LAB_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 CHAIN_BASE := $(if $(filter auto,$(BASE)),$(shell $(CONTAINER_CLI) image inspect $(or $(BASE_LOCK),python:$(PYTHONBASE)) >/dev/null 2>&1 \
 	&& echo python || { command -v mmdebstrap >/dev/null && echo rootfs || echo python; }),$(BASE))
@@ -400,9 +400,9 @@ test-cluster: build-pylab build-rlab $(BUILD)/pyrlab-hub.id $(TEST_TOOLS) ## the
 test-rsources: build-rlab-base $(TEST_TOOLS) ## R packages from R_REPOS for real: packages built with R CMD build, served on 127.0.0.1, compiled into a scratch rlab
 	$(TOOLS_PY) -m pytest tests/rsources
 
-# The README's pictures, taken by the browser tests.
+# The pictures of README.md and docs/, taken by the browser tests.
 SCREENSHOTS := pylab-plot rlab-ggplot hub-spawn
-screenshots: test-browser ## take the README's screenshots anew (docs/screenshots/) with the browser tests
+screenshots: test-browser ## take the screenshots of README.md and docs/ anew (docs/screenshots/) with the browser tests
 	mkdir -p docs/screenshots
 	cp $(foreach shot,$(SCREENSHOTS),test-output/screenshots/$(shot).png) docs/screenshots/
 
@@ -415,7 +415,7 @@ bench: $(TEST_TOOLS) ## measure builds, start and first cells against the target
 	$(TOOLS_PY) -m pyrlab.bench
 
 ##@ Housekeeping
-.PHONY: clean clean-images clean-rootfs chain help
+.PHONY: clean clean-images clean-rootfs chain help docs
 clean: clean-images $(TOOLS) ## remove pyrlab's images (every tag) and pyrlab's build cache (layers, cache mounts; other projects' stays); keeps the rootfs
 	$(PYRLAB) clean-cache
 # By name and tag, never by id: an image id can also carry names that are not pyrlab's.
@@ -429,6 +429,10 @@ clean-rootfs: ## remove the image of `make rootfs`
 
 chain: ## print the image chain, IMAGE PARENT IMAGE-REFERENCE a line (read by the tests)
 	@$(foreach image,$(IMAGES),echo "$(image) $(call parent,$(image)) $(call ref,$(image))";)
+
+# One declaration of each setting (the `##` line over its `?=` line) gives both `make help` and docs/configuration.md.
+docs: $(TOOLS) ## write docs/configuration.md from the Makefile's settings; run it after adding or changing one
+	$(TOOLS_PY) -m pyrlab.configdoc
 
 help: ## show this help
 	@echo "Usage: make TARGET [VARIABLE=value ...]   Images: $(CHAIN)"

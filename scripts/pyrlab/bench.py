@@ -526,7 +526,7 @@ def main(argv: list[str] | None = None) -> int:
         record.write_text(
             f"# pyrlab's figures\n\nWritten by `make bench` on {stamp}, {machine}, Docker "
             f"{docker.from_env(version='auto').version()['Version']}, BASE={os.environ.get('BASE', 'auto')}. "
-            "The README's Benchmark section says how each is measured; docs/performance.md what limits them.\n\n"
+            "docs/performance.md says how each is measured and what limits them.\n\n"
             f"{table(figures)}\n",
             encoding="utf-8",
         )

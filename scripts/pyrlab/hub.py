@@ -109,7 +109,7 @@ def start(cli: str, image: str) -> str:
         if not oauth.is_file():
             raise LabError(
                 f"HUB_AUTH={settings.auth} needs {oauth}: a JSON file with client_id, client_secret, callback_url "
-                "and allowed_users (see the README's Team server section); or HUB_AUTH=native"
+                "and allowed_users (see docs/team-server.md); or HUB_AUTH=native"
             )
         check_private(oauth, oauth.stat(), os.geteuid())
         if oauth.stat().st_mode & 0o044:

@@ -1,7 +1,7 @@
 """pyrlab's settings, read once from the environment that make exports.
 
 The Makefile declares each setting once (`## what it does` over `NAME ?= default`); `make help` and
-the README's configuration table come from those lines. make exports them all, and the commands
+docs/configuration.md (`make docs`) come from those lines. make exports them all, and the commands
 read this one typed object instead of taking them as flags. Nothing here has a default of its
 own: a setting make did not export is an error. Values are checked here, each error naming the
 setting and the fix, before anything is built or started.

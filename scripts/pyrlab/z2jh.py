@@ -83,7 +83,7 @@ def authentication(settings: HubSettings) -> dict[str, Any]:
         return config
     oauth_file = settings.config / "hub" / "oauth.json"
     if not oauth_file.is_file():
-        raise RegistryError(f"HUB_AUTH={settings.auth} needs {oauth_file}: see the README's Team server section")
+        raise RegistryError(f"HUB_AUTH={settings.auth} needs {oauth_file}: see docs/team-server.md")
     oauth = json.loads(oauth_file.read_text(encoding="utf-8"))
     options: dict[str, Any] = {
         "client_id": oauth["client_id"],

@@ -377,13 +377,6 @@ def test_a_labs_goals_ask_the_engine_nothing_while_make_reads_the_makefile(tmp_p
     assert "image inspect" in asked
 
 
-def test_readme_configuration_table_has_every_variable_and_no_other() -> None:
-    variables = set(re.findall(r"^([A-Z0-9_]+) \?=", (REPO / "Makefile").read_text(), flags=re.MULTILINE))
-    readme = (REPO / "README.md").read_text()
-    table = readme[readme.index("## Configuration") : readme.index("## Security")]
-    assert set(re.findall(r"^\| `([A-Z0-9_]+)` \|", table, flags=re.MULTILINE)) == variables
-
-
 def test_base_auto_takes_the_python_image_when_here_else_the_registry_free_rootfs(docker_client: Any) -> None:
     """BASE=auto asks no registry: the python image when this machine has it, else the rootfs that
     mmdebstrap builds, and it says which and why."""

@@ -140,7 +140,7 @@ time.sleep(600)
 
 
 def test_dtale_is_reached_through_jupyter_only(project: Project, docker_client: Any, network: Any) -> None:
-    """The README's recipe, as a kernel runs it: D-Tale answers through Jupyter's proxy with the
+    """docs/labs.md's recipe, as a kernel runs it: D-Tale answers through Jupyter's proxy with the
     token, and not on the container's address to other containers of its network."""
     with started(docker_client, project.images["pylab"], network=network.name) as lab:
         lab.container.exec_run(["python", "-c", DTALE], user="jovyan", detach=True)
