@@ -10,15 +10,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-# Only the labs' modules load up front: `make pylab` pays for none of the build tools (about 70 ms
-# of imports); every other verb imports what it uses.
-from pyrlab import lab
 from pyrlab.engine import buildkit_problem
 from pyrlab.inside.errors import UserError
+
+# Only the labs' modules load up front: `make pylab` pays for none of the build tools (about 70 ms
+# of imports); every other verb imports what it uses.
+from pyrlab.labs import start as lab
 from pyrlab.settings import Settings
 
 if TYPE_CHECKING:
-    from pyrlab.lock import Resolver
+    from pyrlab.images.lock import Resolver
 
 # The names of Debian's R packages as rlab-base's apt index had them (written by make).
 DEBIAN_R_NAMES = Path(".build/debian-r-packages.txt")
@@ -31,7 +32,7 @@ def settings() -> Settings:
 def check(args: argparse.Namespace) -> int:
     """The settings, the lists and their locks, and the caches a build would use: whatever a
     build would stop on is named before anything is built."""
-    from pyrlab import prepare, proxies
+    from pyrlab.images import prepare, proxies
     from pyrlab.inside import lists, lockfile, rsource
 
     root, configured = Path("."), settings()
@@ -58,7 +59,7 @@ def check(args: argparse.Namespace) -> int:
 
 
 def prepare_builds(args: argparse.Namespace) -> int:
-    from pyrlab import prepare
+    from pyrlab.images import prepare
 
     for message in prepare.prepare(Path("."), settings(), args.builds, pull_base=args.pull_base):
         print(message)
@@ -67,7 +68,7 @@ def prepare_builds(args: argparse.Namespace) -> int:
 
 def explain_failure(args: argparse.Namespace) -> int:
     """After a build failed: name the lines of its Python lists that the index does not have."""
-    from pyrlab import indexnames
+    from pyrlab.images import indexnames
 
     configured = settings()
     hint = "" if configured.ca_certs else indexnames.intercepted_tls_hint(configured.package_index)
@@ -81,21 +82,21 @@ def explain_failure(args: argparse.Namespace) -> int:
 
 
 def clean_cache(_: argparse.Namespace) -> int:
-    from pyrlab import buildcache
+    from pyrlab.images import buildcache
 
     print(buildcache.clean(settings().container_cli))
     return 0
 
 
 def show_inputs(args: argparse.Namespace) -> int:
-    from pyrlab import prepare
+    from pyrlab.images import prepare
 
     print("\n".join(str(path) for path in prepare.build_inputs(Path("."), args.build)))
     return 0
 
 
 def resolver(base_image: str) -> Resolver:
-    from pyrlab import lock
+    from pyrlab.images import lock
 
     configured = settings()
     return lock.Resolver(
@@ -110,7 +111,7 @@ def resolver(base_image: str) -> Resolver:
 
 
 def lock_lists(args: argparse.Namespace) -> int:
-    from pyrlab import lock, prepare
+    from pyrlab.images import lock, prepare
 
     configured = settings()
     prepare.write_r_repos(Path("."), configured)  # the resolver reads it from .build/
@@ -128,7 +129,7 @@ def lock_lists(args: argparse.Namespace) -> int:
 
 
 def report_outdated(args: argparse.Namespace) -> int:
-    from pyrlab import outdated, prepare
+    from pyrlab.images import outdated, prepare
     from pyrlab.inside import lockfile
 
     root, configured = Path("."), settings()
@@ -146,7 +147,7 @@ def report_outdated(args: argparse.Namespace) -> int:
 
 
 def write_manifest(args: argparse.Namespace) -> int:
-    from pyrlab import manifest
+    from pyrlab.images import manifest
 
     configured = settings()
     described = manifest.describe(configured.container_cli, args.image, args.reference, args.parent)
@@ -208,7 +209,7 @@ def cache_ports(configured: Settings) -> dict[str, int]:
 
 
 def proxies_start(args: argparse.Namespace) -> int:
-    from pyrlab import proxies
+    from pyrlab.images import proxies
 
     configured = settings()
     offline = configured.proxies_offline
@@ -222,7 +223,7 @@ def proxies_start(args: argparse.Namespace) -> int:
 
 
 def proxies_stop(_: argparse.Namespace) -> int:
-    from pyrlab import proxies
+    from pyrlab.images import proxies
 
     configured = settings()
     removed = proxies.stop(configured.container_cli, cache_ports(configured))
@@ -231,7 +232,7 @@ def proxies_stop(_: argparse.Namespace) -> int:
 
 
 def registry_start(args: argparse.Namespace) -> int:
-    from pyrlab import registry
+    from pyrlab.cluster import registry
 
     configured = settings()
     port, data = configured.registry_port, configured.registry_data
@@ -243,7 +244,7 @@ def registry_start(args: argparse.Namespace) -> int:
 
 
 def registry_stop(_: argparse.Namespace) -> int:
-    from pyrlab import registry
+    from pyrlab.cluster import registry
 
     configured = settings()
     name = registry.container_name(configured.registry_port)
@@ -253,7 +254,7 @@ def registry_stop(_: argparse.Namespace) -> int:
 
 
 def push_images(args: argparse.Namespace) -> int:
-    from pyrlab import registry
+    from pyrlab.cluster import registry
 
     configured = settings()
     images = [registry.Built.parse(item) for item in args.images]
@@ -263,7 +264,7 @@ def push_images(args: argparse.Namespace) -> int:
 
 
 def pull_images(args: argparse.Namespace) -> int:
-    from pyrlab import registry
+    from pyrlab.cluster import registry
 
     configured = settings()
     images = [registry.Built.parse(item) for item in args.images]
@@ -272,14 +273,14 @@ def pull_images(args: argparse.Namespace) -> int:
 
 
 def write_sboms(_: argparse.Namespace) -> int:
-    from pyrlab import sbom
+    from pyrlab.images import sbom
 
     print("\n".join(sbom.write_all(settings().manifests)))
     return 0
 
 
 def z2jh_values(_: argparse.Namespace) -> int:
-    from pyrlab import z2jh
+    from pyrlab.cluster import z2jh
 
     configured = settings()
     written = z2jh.write_values(configured.z2jh_values, configured.manifests)
@@ -289,14 +290,14 @@ def z2jh_values(_: argparse.Namespace) -> int:
 
 
 def hub_start(args: argparse.Namespace) -> int:
-    from pyrlab import hub
+    from pyrlab.team import server as hub
 
     print(hub.start(settings().container_cli, args.image))
     return 0
 
 
 def hub_stop(_: argparse.Namespace) -> int:
-    from pyrlab import hub
+    from pyrlab.team import server as hub
 
     stopped = hub.stop(settings().container_cli)
     print(f"stopped {', '.join(stopped)}" if stopped else "the team server was not running")
@@ -304,14 +305,14 @@ def hub_stop(_: argparse.Namespace) -> int:
 
 
 def hub_status(_: argparse.Namespace) -> int:
-    from pyrlab import hub
+    from pyrlab.team import server as hub
 
     print("\n".join(hub.status(settings().container_cli)))
     return 0
 
 
 def hub_user(args: argparse.Namespace) -> int:
-    from pyrlab import hub
+    from pyrlab.team import server as hub
 
     if not args.name:
         raise lab.LabError("no user named: give NAME, e.g. `make hub-user NAME=alice`")

@@ -13,10 +13,10 @@ import docker
 import pytest
 from playwright.sync_api import Browser
 
-from browserlab import NOTEBOOKS_OWNER, MadeLab, watch_network
-from makerun import make
-from pyrlab.browser import chromium
-from pyrlab.makefile import free_port
+from harness.browser import chromium
+from harness.browserlab import NOTEBOOKS_OWNER, MadeLab, watch_network
+from harness.makefile import free_port
+from harness.makerun import make
 
 
 @pytest.fixture(scope="session")

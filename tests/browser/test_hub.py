@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser
 
-from browserlab import SCREENSHOTS
-from makerun import REPO, make
-from pyrlab.browser import LabPage, launcher, new_tab
-from pyrlab.chain import read_chain
-from pyrlab.makefile import free_port
+from harness.browser import LabPage, launcher, new_tab
+from harness.browserlab import SCREENSHOTS
+from harness.chain import read_chain
+from harness.makefile import free_port
+from harness.makerun import REPO, make
 
 
 @pytest.fixture(scope="module")

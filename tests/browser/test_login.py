@@ -6,8 +6,8 @@ from typing import Any
 
 from playwright.sync_api import Browser
 
-from browserlab import SCREENSHOTS, MadeLab, open_made_lab
-from pyrlab.browser import launcher, new_tab
+from harness.browser import launcher, new_tab
+from harness.browserlab import SCREENSHOTS, MadeLab, open_made_lab
 
 PASSWORD = "correct horse battery"
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser
 
-from browserlab import SCREENSHOTS, MadeLab, host_file_text, open_made_lab, owner_ids
-from pyrlab.browser import LabPage, launcher, new_notebook, run_cell
+from harness.browser import LabPage, launcher, new_notebook, run_cell
+from harness.browserlab import SCREENSHOTS, MadeLab, host_file_text, open_made_lab, owner_ids
 
 PYTHON = "Python 3 (ipykernel)"
 

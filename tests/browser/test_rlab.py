@@ -6,8 +6,8 @@ from typing import Any
 
 from playwright.sync_api import Browser
 
-from browserlab import SCREENSHOTS, MadeLab, open_made_lab
-from pyrlab.browser import launcher, new_notebook, run_cell
+from harness.browser import launcher, new_notebook, run_cell
+from harness.browserlab import SCREENSHOTS, MadeLab, open_made_lab
 
 
 def test_r_notebook_draws_a_ggplot(browser: Browser, start_lab: Any) -> None:

@@ -18,11 +18,11 @@ import docker
 import pytest
 import requests
 
-from imagelab import cell_through_hub
-from makerun import REPO
-from pyrlab.chain import read_chain
-from pyrlab.hubclient import HubUser
-from pyrlab.makefile import free_port
+from harness.chain import read_chain
+from harness.hubclient import HubUser
+from harness.imagelab import cell_through_hub
+from harness.makefile import free_port
+from harness.makerun import REPO
 
 IMAGES = {link.image: link.reference for link in read_chain(REPO)}
 HUB_IMAGE = os.environ.get("PYRLAB_HUB_IMAGE", "pyrlab-hub:latest")

@@ -17,11 +17,11 @@ import docker
 import pytest
 import requests
 
-from imagelab import cell_through_hub
-from makerun import REPO, SCRATCH_PREFIX, make, scratch_make
-from pyrlab.chain import read_chain
-from pyrlab.hubclient import HubClientError, HubUser
-from pyrlab.makefile import copy_project, free_port
+from harness.chain import read_chain
+from harness.hubclient import HubClientError, HubUser
+from harness.imagelab import cell_through_hub
+from harness.makefile import copy_project, free_port
+from harness.makerun import REPO, SCRATCH_PREFIX, make, scratch_make
 
 IMAGES = {link.image: link.reference for link in read_chain(REPO)}
 

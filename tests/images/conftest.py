@@ -16,7 +16,7 @@ import docker
 import pytest
 import testinfra
 
-from imagelab import KERNEL_CLIENT, CellResult, Lab, host_ports, wait_for_jupyter
+from harness.imagelab import KERNEL_CLIENT, CellResult, Lab, host_ports, wait_for_jupyter
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 import docker
 import pytest
 
-from makerun import REPO, SCRATCH_PREFIX
-from pyrlab.makefile import copy_project
+from harness.makefile import copy_project
+from harness.makerun import REPO, SCRATCH_PREFIX
 
 
 @pytest.fixture(scope="session")

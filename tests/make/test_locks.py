@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from imagelab import run_once
-from indexserver import IndexHandler, serving
-from makerun import SCRATCH_PREFIX, append_lines, scratch_make
+from harness.imagelab import run_once
+from harness.indexserver import IndexHandler, serving
+from harness.makerun import SCRATCH_PREFIX, append_lines, scratch_make
 from pyrlab.inside.lockfile import LOCKS, debian_pins, header, python_pins
 
 SIX_FILES = [

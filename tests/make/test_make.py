@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 import requests
 
-from indexserver import IndexHandler, serving
-from makerun import REPO, SCRATCH_PREFIX, append_lines, make, scratch_make
-from pyrlab.chain import read_chain
-from pyrlab.makefile import free_port, make_environment
+from harness.chain import read_chain
+from harness.indexserver import IndexHandler, serving
+from harness.makefile import free_port, make_environment
+from harness.makerun import REPO, SCRATCH_PREFIX, append_lines, make, scratch_make
 
 IMAGE_BUILD = re.compile(r"build --file (\S+)/Dockerfile")
 # BuildKit's plain progress: "#6 [stage-0 2/3] RUN ...", maybe "#6 sha256:...", then "#6 CACHED".

@@ -8,9 +8,10 @@ import secrets
 import subprocess
 from pathlib import Path
 
-from makerun import REPO, scratch_make
-from pyrlab import buildcache, engine
-from pyrlab.makefile import copy_project
+from harness.makefile import copy_project
+from harness.makerun import REPO, scratch_make
+from pyrlab import engine
+from pyrlab.images import buildcache
 
 CLI = os.environ.get("CONTAINER_CLI", "docker")
 

@@ -14,8 +14,8 @@ import docker
 import pytest
 import requests
 
-from makerun import REPO, SCRATCH_PREFIX, make, scratch_make
-from pyrlab.makefile import copy_project, free_port
+from harness.makefile import copy_project, free_port
+from harness.makerun import REPO, SCRATCH_PREFIX, make, scratch_make
 
 IMAGE_BUILD = "build --file"
 

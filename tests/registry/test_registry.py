@@ -22,10 +22,10 @@ import yaml
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from makerun import REPO, make
-from pyrlab.chain import read_chain
-from pyrlab.makefile import free_port
-from pyrlab.registry import git_commit
+from harness.chain import read_chain
+from harness.makefile import free_port
+from harness.makerun import REPO, make
+from pyrlab.cluster.registry import git_commit
 
 CHAIN = read_chain(REPO)
 CLI = os.environ.get("CONTAINER_CLI", "docker")

@@ -17,11 +17,11 @@ from typing import Any
 import docker
 import pytest
 
-from imagelab import KERNEL_CLIENT, exec_output, run_once, started
-from makerun import REPO, append_lines, make
-from pyrlab import localcran
-from pyrlab.chain import read_chain
-from pyrlab.makefile import copy_project
+from harness import localcran
+from harness.chain import read_chain
+from harness.imagelab import KERNEL_CLIENT, exec_output, run_once, started
+from harness.makefile import copy_project
+from harness.makerun import REPO, append_lines, make
 
 PREFIX = "pyrlab-rsources/"
 RLAB = f"{PREFIX}rlab:latest"

@@ -19,8 +19,8 @@ from typing import Any
 import docker
 import pytest
 
-from attack import REPO, HostUser, Project, open_folder, shared_tools_environment
-from pyrlab.chain import read_chain
+from harness.attack import REPO, HostUser, Project, open_folder, shared_tools_environment
+from harness.chain import read_chain
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

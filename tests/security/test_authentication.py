@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import requests
 
-from attack import LABEL, HostUser, Project, make_pylab
-from imagelab import KERNEL_CLIENT, exec_output, started
+from harness.attack import LABEL, HostUser, Project, make_pylab
+from harness.imagelab import KERNEL_CLIENT, exec_output, started
 
 
 def cell_output(container: Any, token: str, code: str) -> str:

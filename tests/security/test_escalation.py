@@ -10,8 +10,8 @@ from typing import Any
 
 import requests
 
-from attack import HostUser, Project, make_pylab
-from imagelab import exec_output, run_once
+from harness.attack import HostUser, Project, make_pylab
+from harness.imagelab import exec_output, run_once
 
 # Commands the root stage of an image may run; in the attacker's folder each is a stand-in that
 # records who ran it, then runs the real one.

@@ -24,8 +24,8 @@ import pytest
 import requests
 from docker.errors import NotFound
 
-from attack import LABEL, HostUser, MadeLab, Project, make_pylab
-from imagelab import KERNEL_CLIENT, wait_for_jupyter
+from harness.attack import LABEL, HostUser, MadeLab, Project, make_pylab
+from harness.imagelab import KERNEL_CLIENT, wait_for_jupyter
 
 # What a person types after `docker exec <lab>`: each planted in /opt/venv/bin (first on the
 # image's PATH, and the notebook user's to write) as a stand-in that records who ran it.

@@ -17,9 +17,9 @@ from typing import Any
 import pytest
 import requests
 
-from attack import HostUser, Project, make_pylab
-from imagelab import started
-from pyrlab.makefile import free_port
+from harness.attack import HostUser, Project, make_pylab
+from harness.imagelab import started
+from harness.makefile import free_port
 
 # Many cells: Jupyter spends most of a save serializing them, the moment a crash hurts most.
 CELLS = 6000

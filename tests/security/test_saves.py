@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 import requests
 
-from attack import HostUser, MadeLab, Project, make_pylab
-from imagelab import wait_for_jupyter
+from harness.attack import HostUser, MadeLab, Project, make_pylab
+from harness.imagelab import wait_for_jupyter
 
 NOTEBOOK = {"cells": [], "metadata": {"kept": True}, "nbformat": 4, "nbformat_minor": 5}
 

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import requests
 
-from attack import HostUser, Project, make_pylab
-from pyrlab.makefile import free_port, make_environment
+from harness.attack import HostUser, Project, make_pylab
+from harness.makefile import free_port, make_environment
 
 SECONDS = 5.0  # a clear error comes at once; a start that blocks or reads 4 MiB as a token does not
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from attack import Project
+from harness.attack import Project
+from harness.makefile import copy_project, make_environment
 from pyrlab.inside.lists import logical_lines
-from pyrlab.makefile import copy_project, make_environment
 
 PINNED = re.compile(r"^[A-Za-z0-9._-]+(\[[^\]]*\])?==\S+( ; [^-]+)?( --hash=sha256:[0-9a-f]{64})+$")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from makerun import exported_settings
+from harness.makerun import exported_settings
 
 
 @pytest.fixture

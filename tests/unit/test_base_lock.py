@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab.lock import LockError, lock_base, pinned_reference
+from pyrlab.images.lock import LockError, lock_base, pinned_reference
 
 DIGEST = "sha256:" + "c" * 64
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pyrlab.buildcache import is_pyrlab_record, pyrlab_records
+from pyrlab.images.buildcache import is_pyrlab_record, pyrlab_records
 
 
 def test_build_cache_records_in_use_as_the_cli_writes_them() -> None:

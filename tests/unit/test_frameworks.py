@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab import frameworks
 from pyrlab.__main__ import main
+from pyrlab.images import frameworks
 from pyrlab.inside.lists import LISTS
 
 LIST = "# frameworks\njax>=0.5\ntensorflow\nnumpy\ntorch==2.15.0  # pinned\n"

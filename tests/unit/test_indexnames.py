@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from indexserver import IndexHandler, serving
-from pyrlab import indexnames
+from harness.indexserver import IndexHandler, serving
+from pyrlab.images import indexnames
 
 PROJECTS = ("numpy", "pandas", "six", "numpydoc")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab import lab
+from pyrlab.labs import start as lab
 from pyrlab.settings import SettingError, check_mountable
 
 YOU = lab.caller_ids()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab import lock
+from pyrlab.images import lock
 from pyrlab.inside import lockfile, rdeb
 from pyrlab.inside.lists import ListError, logical_lines
 

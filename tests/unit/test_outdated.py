@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from packaging.version import Version
 
-from pyrlab import outdated
+from pyrlab.images import outdated
 
 
 def page(*files: tuple[str, bool]) -> dict[str, object]:

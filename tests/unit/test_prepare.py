@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from makerun import exported_settings
-from pyrlab import prepare
+from harness.makerun import exported_settings
+from pyrlab.images import prepare
 from pyrlab.inside.lists import LISTS
 from pyrlab.settings import Settings
 

@@ -8,8 +8,8 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from pyrlab import proxies
-from pyrlab.makefile import free_port
+from harness.makefile import free_port
+from pyrlab.images import proxies
 
 
 class Refuses(BaseHTTPRequestHandler):

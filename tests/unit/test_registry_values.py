@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from pyrlab import registry, z2jh
+from pyrlab.cluster import registry, z2jh
 from pyrlab.settings import HubSettings
 
 DIGEST = "sha256:" + "a" * 64

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab import outdated, rrepos
+from pyrlab.images import outdated, rrepos
 from pyrlab.inside import rsource
 from pyrlab.inside.lists import Entry
 from pyrlab.settings import SettingError

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from makerun import exported_settings
+from harness.makerun import exported_settings
 from pyrlab.settings import HubSettings, SettingError, Settings
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import docker
 import pytest
 
-from imagelab import REPO, CellResult
+from harness.imagelab import REPO, CellResult
 from pyrlab.inside.lists import read_entries
 
 GPU_REQUIREMENTS = [entry.text for entry in read_entries(REPO / "requirements-gpu.txt")]

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import requests
 
-from imagelab import REPO, Lab
+from harness.imagelab import REPO, Lab
 from pyrlab.inside.lists import read_entries
 
 REQUIREMENTS = [entry.text for entry in read_entries(REPO / "requirements.txt")]

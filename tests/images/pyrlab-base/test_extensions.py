@@ -8,7 +8,7 @@ from typing import Any
 
 import requests
 
-from imagelab import exec_output, started
+from harness.imagelab import exec_output, started
 
 # A web app on a Unix socket, which jupyter-server-proxy reaches through aiohttp.
 SOCKET_APP = """

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from test_start import fast_healthcheck, wait_for_health
 
-from imagelab import KERNEL_CLIENT, exec_output
+from harness.imagelab import KERNEL_CLIENT, exec_output, fast_healthcheck, wait_for_health
 
 PREFIX = "/notebook/team-a/alice"
 

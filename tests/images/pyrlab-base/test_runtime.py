@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import requests
 
-from imagelab import REPO, CellResult, Lab, exec_output, run_once, started
+from harness.imagelab import REPO, CellResult, Lab, exec_output, run_once, started
 from pyrlab.inside.lists import read_entries
 
 # A wheel written by hand inside the container, so installing it needs no package index.

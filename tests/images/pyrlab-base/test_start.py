@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from imagelab import KERNEL_CLIENT, exec_output, run_once, running, started
+from harness.imagelab import KERNEL_CLIENT, exec_output, fast_healthcheck, run_once, running, started, wait_for_health
 
 AS_ROOT: dict[str, Any] = {"user": "root"}
 # The arguments of the running jupyter-lab process, as JSON.
@@ -280,24 +280,6 @@ def test_lab_settings_persist_in_the_configuration_folder(docker_client: Any, im
     with started(docker_client, image, volumes=volumes) as lab:
         again = requests.get(f"{lab.url}/{setting}", params={"token": lab.token}, timeout=10)
         assert json.loads(again.json()["raw"])["theme"] == "JupyterLab Dark"
-
-
-def health(container: Any) -> str:
-    container.reload()
-    return str(container.attrs["State"]["Health"]["Status"])
-
-
-def wait_for_health(container: Any, wanted: str, timeout: float = 60) -> str:
-    deadline = time.monotonic() + timeout
-    while health(container) != wanted and time.monotonic() < deadline:
-        time.sleep(0.5)
-    return health(container)
-
-
-def fast_healthcheck(docker_client: Any, image: str) -> dict[str, Any]:
-    """The image's own check, run every second from the start (the image waits 10 s first)."""
-    test = docker_client.images.get(image).attrs["Config"]["Healthcheck"]["Test"]
-    return {"test": test, "interval": 1_000_000_000, "timeout": 3_000_000_000, "retries": 1, "start_period": 0}
 
 
 def test_healthcheck_healthy_with_port_base_url_and_proxies(docker_client: Any, image: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from imagelab import REPO, CellResult
+from harness.imagelab import REPO, CellResult
 from pyrlab.inside.lists import read_entries
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from anyuid import STARTS, Start, start_runs_a_kernel_and_saves
+from harness.anyuid import STARTS, Start, start_runs_a_kernel_and_saves
 
 
 @pytest.mark.parametrize("start", STARTS.values(), ids=STARTS.keys())

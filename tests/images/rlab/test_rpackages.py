@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from imagelab import REPO
+from harness.imagelab import REPO
 from pyrlab.inside.lists import read_entries
 from pyrlab.inside.rdeb import debian_package
 

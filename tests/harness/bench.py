@@ -25,9 +25,9 @@ from typing import Any
 
 import docker
 
-from pyrlab import localcran
-from pyrlab.chain import read_chain
-from pyrlab.makefile import copy_project, free_port, make_environment
+from harness import localcran
+from harness.chain import read_chain
+from harness.makefile import copy_project, free_port, make_environment
 
 PREFIX = "pyrlab-bench/"
 ADDED_PYTHON_PACKAGE = "tabulate"
@@ -190,7 +190,7 @@ def start_to_ready(make: Callable[..., float], cli: str, copy: Path, runs: int) 
 def in_the_browser(make: Callable[..., float], copy: Path, tools_venv: Path, runs: int) -> list[Figure]:
     """What a person waits for in Chromium: the printed URL to the launcher, and a new notebook to
     its first plot. A lab started with `make pylab` for each run."""
-    from pyrlab import browser  # Playwright: only the browser figures need it
+    from harness import browser  # Playwright: only the browser figures need it
 
     to_launcher, to_plot = [], []
     with browser.chromium() as chromium:
@@ -230,7 +230,7 @@ def team_server(
 ) -> list[Figure]:
     """`make hub` until it answers, and a user's login to the first cell of a new pylab through the
     hub's proxy (spawn included)."""
-    from pyrlab.hubclient import HubUser  # requests: only the team server's figures need it
+    from harness.hubclient import HubUser  # requests: only the team server's figures need it
 
     port = free_port()
     settings = [f"HUB_PORT={port}", f"HUB_DATA={copy / 'hub-data'}", f"HUB_HOMES={copy / 'hub-homes'}"]
@@ -295,7 +295,7 @@ def hub_under_load(
     proxy. The hub's memory under that load, and an idle pylab's and rlab's memory after it."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from pyrlab.hubclient import HubUser
+    from harness.hubclient import HubUser
 
     passwords = {}
     for index in range(LOAD_USERS):
@@ -393,7 +393,7 @@ def first_cells(client: Any, kernel_client: str, runs: int) -> dict[str, list[fl
 def measure(repo: Path, runs: int) -> list[Figure]:
     client = docker.from_env(version="auto")
     cli = os.environ.get("CONTAINER_CLI", "docker")
-    kernel_client = (repo / "tests" / "images" / "kernel_client.py").read_text(encoding="utf-8")
+    kernel_client = (repo / "tests" / "harness" / "kernel_client.py").read_text(encoding="utf-8")
     with tempfile.TemporaryDirectory(prefix="pyrlab-bench-") as folder:
         copy = Path(folder) / "pyrlab"
         copy_project(repo, copy)
@@ -485,7 +485,7 @@ def measure_alone(repo: Path, runs: int, goal: str, measurer: Measurer) -> list[
 
 def team_server_figures(make: Callable[..., float], _cli: str, copy: Path, runs: int) -> list[Figure]:
     repo = Path(__file__).resolve().parents[2]
-    kernel_client = (repo / "tests" / "images" / "kernel_client.py").read_text(encoding="utf-8")
+    kernel_client = (repo / "tests" / "harness" / "kernel_client.py").read_text(encoding="utf-8")
     return team_server(make, docker.from_env(version="auto"), copy, repo / ".venv", kernel_client, max(runs, 5))
 
 
@@ -507,7 +507,7 @@ def table(figures: list[Figure]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="pyrlab.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="harness.bench", description=__doc__)
     parser.add_argument("--runs", type=int, default=3, help="runs of each cheap figure (median reported)")
     parser.add_argument("--output", default="bench-results", help="folder of the JSON results")
     parser.add_argument("--only", choices=sorted(PARTS), help="measure only these figures")

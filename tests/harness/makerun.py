@@ -7,7 +7,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from pyrlab.makefile import make_environment
+from harness.makefile import make_environment
 
 REPO = Path(__file__).parents[2]
 SCRATCH_PREFIX = "pyrlab-scratch/"

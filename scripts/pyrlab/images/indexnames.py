@@ -19,8 +19,8 @@ import requests
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from pyrlab.images.outdated import SIMPLE_JSON, IndexAnswerError, index_get, project_url
 from pyrlab.inside.lists import LISTS, Entry, Problem, read_entries
-from pyrlab.outdated import SIMPLE_JSON, IndexAnswerError, index_get, project_url
 
 CACHE = Path.home() / ".cache" / "pyrlab"
 CACHE_SECONDS = 24 * 3600

@@ -10,8 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pyrlab.lab import caller_ids, write_private
-from pyrlab.registry import RegistryError
+from pyrlab.cluster.registry import RegistryError
+from pyrlab.labs.start import caller_ids, write_private
 from pyrlab.settings import HubSettings
 
 # KubeSpawner's defaults, which pyrlab's images are tested under (tests/cluster).

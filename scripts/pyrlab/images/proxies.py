@@ -12,7 +12,7 @@ import requests
 
 from pyrlab.engine import EngineError, container_logs, container_state
 from pyrlab.engine import run as run_cli
-from pyrlab.lab import Publish, check_port_free, notebook_ids
+from pyrlab.labs.start import Publish, check_port_free, notebook_ids
 
 
 @dataclass(frozen=True)

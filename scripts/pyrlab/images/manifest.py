@@ -12,7 +12,7 @@ from pyrlab.engine import image_facts
 from pyrlab.engine import run as run_cli
 from pyrlab.inside.errors import UserError
 
-INVENTORY = Path(__file__).parent / "inside" / "inventory.py"
+INVENTORY = Path(__file__).parents[1] / "inside" / "inventory.py"
 
 
 class ManifestError(UserError):

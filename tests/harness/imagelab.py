@@ -106,3 +106,21 @@ def exec_output(container: Any, command: list[str], user: str = "") -> str:
     text = str(output.decode(errors="replace"))
     assert exit_code == 0, text
     return text.strip()
+
+
+def health(container: Any) -> str:
+    container.reload()
+    return str(container.attrs["State"]["Health"]["Status"])
+
+
+def wait_for_health(container: Any, wanted: str, timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while health(container) != wanted and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return health(container)
+
+
+def fast_healthcheck(docker_client: Any, image: str) -> dict[str, Any]:
+    """The image's own check, run every second from the start (the image waits 10 s first)."""
+    test = docker_client.images.get(image).attrs["Config"]["Healthcheck"]["Test"]
+    return {"test": test, "interval": 1_000_000_000, "timeout": 3_000_000_000, "retries": 1, "start_period": 0}

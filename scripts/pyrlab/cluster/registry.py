@@ -22,9 +22,9 @@ import requests
 
 from pyrlab.engine import EngineError, container_logs, container_state, image_facts
 from pyrlab.engine import run as run_cli
+from pyrlab.images.manifest import write_manifest
 from pyrlab.inside.errors import UserError
-from pyrlab.lab import Publish, check_port_free, notebook_ids, read_private
-from pyrlab.manifest import write_manifest
+from pyrlab.labs.start import Publish, check_port_free, notebook_ids, read_private
 
 USER = "pyrlab"
 CONTAINER_PORT = 5000

@@ -6,7 +6,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyrlab.makefile import make_environment
+from harness.makefile import make_environment
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from typing import Any
 import docker
 from playwright.sync_api import Browser
 
-from makerun import REPO
-from pyrlab.browser import LabPage, open_lab
+from harness.browser import LabPage, open_lab
+from harness.makerun import REPO
 
 SCREENSHOTS = REPO / "test-output" / "screenshots"
 NOTEBOOKS_OWNER = (4321, 4322)

@@ -15,8 +15,9 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from pyrlab import engine, frameworks, rrepos
+from pyrlab import engine
 from pyrlab.files import write_if_changed
+from pyrlab.images import frameworks, rrepos
 from pyrlab.inside import lockfile
 from pyrlab.inside.lists import LISTS, PackageList, logical_lines, refresh_snapshot
 from pyrlab.settings import SettingError, Settings

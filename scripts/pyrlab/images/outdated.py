@@ -21,11 +21,11 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from pyrlab.images.lock import Resolver
 from pyrlab.inside.errors import UserError
 from pyrlab.inside.lists import read_entries
 from pyrlab.inside.lockfile import LOCKS, pins
 from pyrlab.inside.rsource import Repositories, locked_plan, read_repositories
-from pyrlab.lock import Resolver
 
 # How lockfile.pins names an R source of r_packages.lock, beside the Debian pins.
 SOURCE_SUFFIX = " (R source)"

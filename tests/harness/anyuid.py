@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from imagelab import KERNEL_CLIENT, started
+from harness.imagelab import KERNEL_CLIENT, started
 
 HOME = "/home/jovyan"
 ARBITRARY_UID = 1000650000  # as OpenShift gives a pod

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pyrlab.engine import container_state, succeeds
 from pyrlab.engine import run as run_cli
-from pyrlab.lab import (
+from pyrlab.labs.start import (
     NO_ANSWER,
     LabError,
     answer_status,

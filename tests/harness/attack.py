@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyrlab.makefile import free_port, make_environment
+from harness.makefile import free_port, make_environment
 
 REPO = Path(__file__).parents[2]
 LABEL = {"pyrlab.test": "security"}

@@ -1,0 +1,2 @@
+"""The images for a cluster (Kubeflow Notebooks, Zero to JupyterHub): `make registry`, `push`,
+`pull` and `z2jh-values`."""
