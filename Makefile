@@ -126,7 +126,8 @@ TODAY := $(shell date -u +%Y%m%d)
 SETTINGS := $(shell sed -nE 's/^([A-Z0-9_]+) \?=.*/\1/p' $(firstword $(MAKEFILE_LIST)))
 export $(SETTINGS)
 # Which of them hold this Makefile's values (defaults, local.mk), not the caller's: a make that the
-# tests start drops those (tests/harness/makefile.py) and derives its own, e.g. BUILD_NETWORK from its R_REPOS.
+# tests start drops those (tests/harness/makefile.py) and derives its own, e.g. BUILD_NETWORK from
+# its R_REPOS.
 export PYRLAB_MAKEFILE_SETTINGS := $(foreach setting,$(SETTINGS),$(if $(filter file,$(origin $(setting))),$(setting))) CHAIN_BASE
 
 # The image chain, written once as IMAGE:PARENT (BASE: the base image above). Build order,
@@ -172,10 +173,10 @@ build: $(addprefix build-,$(IMAGES)) ## build every image; only what changed is 
 
 .PHONY: $(addprefix build-,$(IMAGES))
 
-# The one preparing step (pyrlab.images.prepare): after the checks, it writes every file under .build/
-# that the builds read (what each list installs, snapshots, R_REPOS, the caches' secrets), each
-# only when its content changes, and a digest of each build's inputs in .build/inputs/BUILD. make
-# compares nothing else: a build runs when its inputs' digest, its parent or its image changed.
+# The one preparing step (pyrlab.images.prepare): after the checks, it writes every file under
+# .build/ that the builds read (what each list installs, snapshots, R_REPOS, the caches' secrets),
+# each only when its content changes, and a digest of each build's inputs in .build/inputs/BUILD.
+# make compares nothing else: a build runs when its inputs' digest, its parent or its image changed.
 BUILDS := $(IMAGES) proxies hub
 .PHONY: preflight
 preflight: check | $(BUILD)

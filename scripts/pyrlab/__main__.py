@@ -10,12 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pyrlab.engine import buildkit_problem
-from pyrlab.inside.errors import UserError
-
 # Only the labs' modules load up front: `make pylab` pays for none of the build tools (about 70 ms
 # of imports); every other verb imports what it uses.
-from pyrlab.labs import start as lab
+from pyrlab.engine import buildkit_problem
+from pyrlab.inside.errors import UserError
+from pyrlab.labs.errors import LabError
+from pyrlab.labs.password import hash_password, store_password
+from pyrlab.labs.ports import Publish
+from pyrlab.labs.spec import LabSpec, container_name
+from pyrlab.labs.start import start
+from pyrlab.labs.status import status
+from pyrlab.labs.stop import stop
 from pyrlab.settings import Settings
 
 if TYPE_CHECKING:
@@ -38,10 +43,10 @@ def check(args: argparse.Namespace) -> int:
     root, configured = Path("."), settings()
     cannot_build = buildkit_problem(configured.container_cli)
     if cannot_build:
-        raise lab.LabError(cannot_build)
+        raise LabError(cannot_build)
     problems = proxies.unanswered({"APTPROXY": configured.apt_proxy, "PIPPROXY": configured.pip_proxy})
     if problems:
-        raise lab.LabError("\n".join(problems))
+        raise LabError("\n".join(problems))
     if configured.base_setting == "auto":
         print(configured.base_choice())
     lists.check_lists(root, allow_direct_urls=configured.allow_direct_urls)
@@ -158,18 +163,18 @@ def write_manifest(args: argparse.Namespace) -> int:
 
 def lab_start(args: argparse.Namespace) -> int:
     configured = settings()
-    spec = lab.LabSpec(
+    spec = LabSpec(
         lab=args.lab,
         image=args.image,
         bind=configured.bind_address,
-        publish=[lab.Publish.parse(text) for text in args.publish],
+        publish=[Publish.parse(text) for text in args.publish],
         notebooks=configured.required_path("NOTEBOOKS"),
         config=configured.required_path("DOCKER"),
         cli=configured.container_cli,
         docker_args=shlex.split(configured.docker_args),
         auth=configured.auth,
     )
-    url = lab.start(spec)
+    url = start(spec)
     login = "" if "token=" in url or spec.auth == "none" else "  (log in with the password of `make password`)"
     print(f"{spec.name} is running. Open:\n\n    {url}{login}\n")
     return 0
@@ -180,26 +185,26 @@ def lab_password(args: argparse.Namespace) -> int:
     if sys.stdin.isatty():
         password = getpass.getpass("New Jupyter password: ")
         if password != getpass.getpass("Again: "):
-            raise lab.LabError("the two passwords differ; nothing was changed")
+            raise LabError("the two passwords differ; nothing was changed")
     else:
         password = sys.stdin.readline().rstrip("\n")
     if not password:
-        raise lab.LabError("the password is empty; nothing was changed")
-    hashed = lab.hash_password(configured.container_cli, args.image, password)
-    path = lab.store_password(configured.required_path("DOCKER"), configured.required_path("NOTEBOOKS"), hashed)
+        raise LabError("the password is empty; nothing was changed")
+    hashed = hash_password(configured.container_cli, args.image, password)
+    path = store_password(configured.required_path("DOCKER"), configured.required_path("NOTEBOOKS"), hashed)
     print(f"stored a hashed password in {path}: labs started from now on ask for it instead of a token")
     return 0
 
 
 def lab_stop(args: argparse.Namespace) -> int:
-    name = lab.container_name(args.lab, args.port)
-    print(f"stopped {name}" if lab.stop(settings().container_cli, name) else f"{name} was not running")
+    name = container_name(args.lab, args.port)
+    print(f"stopped {name}" if stop(settings().container_cli, name) else f"{name} was not running")
     return 0
 
 
 def lab_status(_: argparse.Namespace) -> int:
     configured = settings()
-    lines = lab.status(configured.container_cli, configured.required_path("DOCKER"))
+    lines = status(configured.container_cli, configured.required_path("DOCKER"))
     print("\n".join(lines) if lines else "no lab is running")
     return 0
 
@@ -290,33 +295,33 @@ def z2jh_values(_: argparse.Namespace) -> int:
 
 
 def hub_start(args: argparse.Namespace) -> int:
-    from pyrlab.team import server as hub
+    from pyrlab.team import server
 
-    print(hub.start(settings().container_cli, args.image))
+    print(server.start(settings().container_cli, args.image))
     return 0
 
 
 def hub_stop(_: argparse.Namespace) -> int:
-    from pyrlab.team import server as hub
+    from pyrlab.team import server
 
-    stopped = hub.stop(settings().container_cli)
+    stopped = server.stop(settings().container_cli)
     print(f"stopped {', '.join(stopped)}" if stopped else "the team server was not running")
     return 0
 
 
 def hub_status(_: argparse.Namespace) -> int:
-    from pyrlab.team import server as hub
+    from pyrlab.team import status as team
 
-    print("\n".join(hub.status(settings().container_cli)))
+    print("\n".join(team.status(settings().container_cli)))
     return 0
 
 
 def hub_user(args: argparse.Namespace) -> int:
-    from pyrlab.team import server as hub
+    from pyrlab.team import server
 
     if not args.name:
-        raise lab.LabError("no user named: give NAME, e.g. `make hub-user NAME=alice`")
-    password = hub.add_user(settings().container_cli, args.name)
+        raise LabError("no user named: give NAME, e.g. `make hub-user NAME=alice`")
+    password = server.add_user(settings().container_cli, args.name)
     print(f"{args.name} may log in with this password (shown once; they change it at /hub/change-password):")
     print(f"\n    {password}\n")
     return 0

@@ -6,11 +6,14 @@ that what pyrlab runs is what a user could type; its own message is kept in the 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import shlex
 import shutil
 import subprocess
+from pathlib import Path
 from typing import Any
 
 from pyrlab.inside.errors import UserError
@@ -26,6 +29,13 @@ def run(cli: str, *args: str, stdin: str | None = None) -> str:
     if result.returncode != 0:
         raise EngineError(f"`{cli} {shlex.join(args)}` failed: {result.stderr.strip() or result.stdout.strip()}")
     return result.stdout
+
+
+def bind_mount(source: Path, target: str) -> str:
+    """A --mount value: CSV, so that a path with a quote, a colon or a comma stays one path."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="").writerow(["type=bind", f"source={source}", f"target={target}"])
+    return line.getvalue()
 
 
 def run_showing_progress(cli: str, *args: str, stdin: str = "") -> str | None:

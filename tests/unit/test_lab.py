@@ -9,34 +9,41 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab.labs import start as lab
+from pyrlab.engine import bind_mount
+from pyrlab.labs.errors import LabError
+from pyrlab.labs.password import store_password
+from pyrlab.labs.ports import Publish, check_port_free, is_loopback
+from pyrlab.labs.private import caller_ids, notebook_ids, prepare_config_dir, read_private, token_for, write_private
+from pyrlab.labs.spec import LabSpec
+from pyrlab.labs.start import docker_run_args, start, warnings_for
+from pyrlab.labs.status import url_to_open
 from pyrlab.settings import SettingError, check_mountable
 
-YOU = lab.caller_ids()
+YOU = caller_ids()
 
 
-def spec(tmp_path: Path, **changes: object) -> lab.LabSpec:
+def spec(tmp_path: Path, **changes: object) -> LabSpec:
     values: dict[str, object] = {
         "lab": "pylab",
         "image": "pylab:latest",
         "bind": "127.0.0.1",
-        "publish": [lab.Publish("PYPORT", 8888, 8888), lab.Publish("DTPORT", 40000, 40000)],
+        "publish": [Publish("PYPORT", 8888, 8888), Publish("DTPORT", 40000, 40000)],
         "notebooks": tmp_path / "notebooks",
         "config": tmp_path / "config",
         "cli": "docker",
         "docker_args": ["--gpus", "all"],
     }
     values.update(changes)
-    return lab.LabSpec(**values)  # type: ignore[arg-type]
+    return LabSpec(**values)  # type: ignore[arg-type]
 
 
 def test_publish_parse() -> None:
-    assert lab.Publish.parse("PYPORT=8890:8888") == lab.Publish("PYPORT", 8890, 8888)
+    assert Publish.parse("PYPORT=8890:8888") == Publish("PYPORT", 8890, 8888)
 
 
 def test_publish_parse_names_a_bad_port() -> None:
-    with pytest.raises(lab.LabError, match="PYPORT=88a8"):
-        lab.Publish.parse("PYPORT=88a8:8888")
+    with pytest.raises(LabError, match="PYPORT=88a8"):
+        Publish.parse("PYPORT=88a8:8888")
 
 
 def test_name_has_the_lab_and_its_port(tmp_path: Path) -> None:
@@ -48,8 +55,8 @@ def test_port_in_use_names_the_variable_and_a_free_choice() -> None:
         holder.bind(("127.0.0.1", 0))
         holder.listen()
         port = holder.getsockname()[1]
-        with pytest.raises(lab.LabError) as raised:
-            lab.check_port_free("127.0.0.1", lab.Publish("RPORT", port, 8888))
+        with pytest.raises(LabError) as raised:
+            check_port_free("127.0.0.1", Publish("RPORT", port, 8888))
     message = str(raised.value)
     assert f"port {port} on 127.0.0.1 is already in use (RPORT={port})" in message
     assert f"RPORT={port + 1}" in message
@@ -59,15 +66,15 @@ def test_free_port_passes() -> None:
     with socket.socket() as finder:
         finder.bind(("127.0.0.1", 0))
         port = finder.getsockname()[1]
-    lab.check_port_free("127.0.0.1", lab.Publish("PYPORT", port, 8888))
+    check_port_free("127.0.0.1", Publish("PYPORT", port, 8888))
 
 
 def test_token_file_is_private_and_reused(tmp_path: Path) -> None:
     token_file = tmp_path / "pylab.token"
-    token = lab.token_for(token_file, YOU)
+    token = token_for(token_file, YOU)
     assert len(token) == 48
     assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
-    assert lab.token_for(token_file, YOU) == token
+    assert token_for(token_file, YOU) == token
 
 
 @pytest.mark.parametrize(
@@ -78,49 +85,49 @@ def test_token_file_that_pyrlab_did_not_write_is_refused(tmp_path: Path, content
     token_file = tmp_path / "pylab.token"
     token_file.write_bytes(content)
     token_file.chmod(0o600)
-    with pytest.raises(lab.LabError, match=problem):
-        lab.token_for(token_file, YOU)
+    with pytest.raises(LabError, match=problem):
+        token_for(token_file, YOU)
     assert token_file.read_bytes() == content  # left as it was, for the user to look at
 
 
 def test_token_file_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
     token_file = tmp_path / "pylab.token"
     os.mkfifo(token_file, 0o600)
-    with pytest.raises(lab.LabError, match="is not a regular file"):
-        lab.token_for(token_file, YOU)
+    with pytest.raises(LabError, match="is not a regular file"):
+        token_for(token_file, YOU)
 
 
 def test_token_file_with_another_hard_link_is_refused(tmp_path: Path) -> None:
     (tmp_path / "elsewhere").write_text("abcdef\n")
     (tmp_path / "elsewhere").chmod(0o600)
     os.link(tmp_path / "elsewhere", tmp_path / "pylab.token")
-    with pytest.raises(lab.LabError, match="other hard link"):
-        lab.token_for(tmp_path / "pylab.token", YOU)
+    with pytest.raises(LabError, match="other hard link"):
+        token_for(tmp_path / "pylab.token", YOU)
 
 
 def test_config_dir_is_created_private(tmp_path: Path) -> None:
     config = tmp_path / "docker"
-    lab.prepare_config_dir(config, YOU)
+    prepare_config_dir(config, YOU)
     assert stat.S_IMODE(config.stat().st_mode) == 0o700
 
 
 def test_config_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
     config = tmp_path / "docker"
     config.write_text("")
-    with pytest.raises(lab.LabError, match="is not a directory"):
-        lab.prepare_config_dir(config, YOU)
+    with pytest.raises(LabError, match="is not a directory"):
+        prepare_config_dir(config, YOU)
 
 
 def test_run_arguments_publish_on_the_bind_address_only(tmp_path: Path) -> None:
     (tmp_path / "notebooks").mkdir()
-    args = lab.docker_run_args(spec(tmp_path))
+    args = docker_run_args(spec(tmp_path))
     published = [args[index + 1] for index, arg in enumerate(args) if arg == "--publish"]
     assert published == ["127.0.0.1:8888:8888", "127.0.0.1:40000:40000"]
 
 
 def test_run_arguments_pass_the_token_as_a_file_not_a_value(tmp_path: Path) -> None:
     (tmp_path / "notebooks").mkdir()
-    args = lab.docker_run_args(spec(tmp_path))
+    args = docker_run_args(spec(tmp_path))
     assert "JUPYTER_TOKEN_FILE=/home/jovyan/.pyrlab/pylab.token" in args
     assert not any(arg.startswith("JUPYTER_TOKEN=") for arg in args)
 
@@ -131,15 +138,15 @@ def test_notebook_user_takes_the_callers_ids_or_roots_folder_owner(tmp_path: Pat
     notebooks.mkdir()
     owner = notebooks.stat()
     expected = (os.getuid(), os.getgid()) if os.getuid() != 0 else (owner.st_uid, owner.st_gid)
-    assert lab.notebook_ids(notebooks) == expected
+    assert notebook_ids(notebooks) == expected
 
 
 def test_lab_runs_as_the_notebook_user_from_its_first_process(tmp_path: Path) -> None:
     """No root stage: the notebook user's ids are the container's user, with group users for the
     environment, no capability and no way to gain one; HOME for `docker exec` too."""
     (tmp_path / "notebooks").mkdir()
-    uid, gid = lab.notebook_ids(tmp_path / "notebooks")
-    args = lab.docker_run_args(spec(tmp_path))
+    uid, gid = notebook_ids(tmp_path / "notebooks")
+    args = docker_run_args(spec(tmp_path))
     assert args[args.index("--user") + 1] == f"{uid}:{gid}"
     assert args[args.index("--group-add") + 1] == "100"
     assert args[args.index("--cap-drop") + 1] == "ALL"
@@ -151,16 +158,16 @@ def test_lab_runs_as_the_notebook_user_from_its_first_process(tmp_path: Path) ->
 
 
 def test_missing_cli_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(lab.LabError, match="CONTAINER_CLI=no-such-cli is not on PATH"):
-        lab.start(spec(tmp_path, cli="no-such-cli"))
+    with pytest.raises(LabError, match="CONTAINER_CLI=no-such-cli is not on PATH"):
+        start(spec(tmp_path, cli="no-such-cli"))
 
 
 def test_no_warning_for_the_secure_defaults(tmp_path: Path) -> None:
-    assert lab.warnings_for(spec(tmp_path, publish=[lab.Publish("PYPORT", 8888, 8888)])) == []
+    assert warnings_for(spec(tmp_path, publish=[Publish("PYPORT", 8888, 8888)])) == []
 
 
 def test_warnings_name_what_lets_others_in(tmp_path: Path) -> None:
-    warnings = lab.warnings_for(spec(tmp_path, auth="none", bind="0.0.0.0"))
+    warnings = warnings_for(spec(tmp_path, auth="none", bind="0.0.0.0"))
     assert any(warning.startswith("AUTH=none") for warning in warnings)
     assert any(warning.startswith("BIND_ADDRESS=0.0.0.0") for warning in warnings)
     assert any(warning.startswith("DTPORT=40000 is published without authentication") for warning in warnings)
@@ -168,38 +175,38 @@ def test_warnings_name_what_lets_others_in(tmp_path: Path) -> None:
 
 def test_auth_none_passes_no_token_file(tmp_path: Path) -> None:
     (tmp_path / "notebooks").mkdir()
-    args = lab.docker_run_args(spec(tmp_path, auth="none"))
+    args = docker_run_args(spec(tmp_path, auth="none"))
     assert "PYRLAB_AUTH=none" in args
     assert not any(arg.startswith("JUPYTER_TOKEN_FILE=") for arg in args)
 
 
 def test_a_stored_password_replaces_the_token_file(tmp_path: Path) -> None:
     (tmp_path / "notebooks").mkdir()
-    lab.store_password(tmp_path / "config", tmp_path / "notebooks", "argon2:$argon2id$v=19$fake")
+    store_password(tmp_path / "config", tmp_path / "notebooks", "argon2:$argon2id$v=19$fake")
     assert stat.S_IMODE((tmp_path / "config" / "jupyter_password").stat().st_mode) == 0o600
-    args = lab.docker_run_args(spec(tmp_path))
+    args = docker_run_args(spec(tmp_path))
     assert not any(arg.startswith("JUPYTER_TOKEN_FILE=") for arg in args)
 
 
 def test_unknown_auth_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notebooks").mkdir()
-    with pytest.raises(lab.LabError, match="AUTH=basic"):
-        lab.start(spec(tmp_path, auth="basic", cli="true"))
+    with pytest.raises(LabError, match="AUTH=basic"):
+        start(spec(tmp_path, auth="basic", cli="true"))
 
 
 def test_url_to_open_follows_the_configuration_folder(tmp_path: Path) -> None:
-    assert lab.url_to_open(tmp_path, "rlab", "9999") == "http://127.0.0.1:9999/lab"
+    assert url_to_open(tmp_path, "rlab", "9999") == "http://127.0.0.1:9999/lab"
     (tmp_path / "rlab.token").write_text("abc\n")
-    assert lab.url_to_open(tmp_path, "rlab", "9999") == "http://127.0.0.1:9999/lab?token=abc"
+    assert url_to_open(tmp_path, "rlab", "9999") == "http://127.0.0.1:9999/lab?token=abc"
     (tmp_path / "ssl").mkdir()
     (tmp_path / "ssl" / "cert.pem").write_text("")
-    assert lab.url_to_open(tmp_path, "rlab", "9999") == "https://127.0.0.1:9999/lab?token=abc"
+    assert url_to_open(tmp_path, "rlab", "9999") == "https://127.0.0.1:9999/lab?token=abc"
     (tmp_path / "jupyter_password").write_text("argon2:...")
-    assert lab.url_to_open(tmp_path, "rlab", "9999").startswith("https://127.0.0.1:9999/lab (log in with the password")
+    assert url_to_open(tmp_path, "rlab", "9999").startswith("https://127.0.0.1:9999/lab (log in with the password")
 
 
 def test_bind_mount_keeps_quotes_colons_and_commas_in_one_path() -> None:
-    value = lab.bind_mount(Path("/home/a/it's: a, test"), "/home/jovyan/work")
+    value = bind_mount(Path("/home/a/it's: a, test"), "/home/jovyan/work")
     assert value == """type=bind,"source=/home/a/it's: a, test",target=/home/jovyan/work"""
 
 
@@ -211,13 +218,13 @@ def test_line_break_in_a_path_names_the_variable() -> None:
 @pytest.mark.parametrize(("bind", "loopback"), [("127.0.0.1", True), ("::1", True), ("localhost", True),
                                                 ("0.0.0.0", False), ("192.0.2.7", False), ("", False)])  # fmt: skip
 def test_loopback_binds(bind: str, loopback: bool) -> None:
-    assert lab.is_loopback(bind) is loopback
+    assert is_loopback(bind) is loopback
 
 
 def test_remote_bind_lifts_the_host_check_and_privileges_are_dropped(tmp_path: Path) -> None:
     (tmp_path / "notebooks").mkdir()
-    remote = lab.docker_run_args(spec(tmp_path, bind="0.0.0.0"))
-    local = lab.docker_run_args(spec(tmp_path))
+    remote = docker_run_args(spec(tmp_path, bind="0.0.0.0"))
+    local = docker_run_args(spec(tmp_path))
     assert "PYRLAB_ALLOW_REMOTE_ACCESS=yes" in remote
     assert "PYRLAB_ALLOW_REMOTE_ACCESS=yes" not in local
     assert local[local.index("--cap-drop") + 1] == "ALL"
@@ -228,8 +235,8 @@ def test_grant_sudo_starts_as_root_docker_stacks_way(tmp_path: Path) -> None:
     """Root on request only: GRANT_SUDO=yes starts as root with the notebook user's ids to take,
     and keeps the privileges sudo needs."""
     (tmp_path / "notebooks").mkdir()
-    uid, gid = lab.notebook_ids(tmp_path / "notebooks")
-    args = lab.docker_run_args(spec(tmp_path, docker_args=["--env", "GRANT_SUDO=yes"]))
+    uid, gid = notebook_ids(tmp_path / "notebooks")
+    args = docker_run_args(spec(tmp_path, docker_args=["--env", "GRANT_SUDO=yes"]))
     assert args[args.index("--user") + 1] == "root"
     assert f"NB_UID={uid}" in args
     assert f"NB_GID={gid}" in args
@@ -240,21 +247,21 @@ def test_grant_sudo_starts_as_root_docker_stacks_way(tmp_path: Path) -> None:
 def test_private_files_refuse_links_and_other_writers(tmp_path: Path) -> None:
     (tmp_path / "token").write_text("abc\n")
     (tmp_path / "token").chmod(0o600)
-    assert lab.read_private(tmp_path / "token", os.geteuid()) == "abc\n"
+    assert read_private(tmp_path / "token", os.geteuid()) == "abc\n"
     (tmp_path / "link").symlink_to(tmp_path / "token")
-    with pytest.raises(lab.LabError, match="is a symbolic link"):
-        lab.read_private(tmp_path / "link", os.geteuid())
+    with pytest.raises(LabError, match="is a symbolic link"):
+        read_private(tmp_path / "link", os.geteuid())
     (tmp_path / "token").chmod(0o620)
-    with pytest.raises(lab.LabError, match="chmod go-w"):
-        lab.read_private(tmp_path / "token", os.geteuid())
+    with pytest.raises(LabError, match="chmod go-w"):
+        read_private(tmp_path / "token", os.geteuid())
     (tmp_path / "token").chmod(0o600)
-    with pytest.raises(lab.LabError, match="belongs to uid"):
-        lab.read_private(tmp_path / "token", os.geteuid() + 1)
+    with pytest.raises(LabError, match="belongs to uid"):
+        read_private(tmp_path / "token", os.geteuid() + 1)
 
 
 def test_token_is_written_whole_or_not_at_all(tmp_path: Path) -> None:
     token = tmp_path / "pylab.token"
-    lab.write_private(token, "first", YOU)
+    write_private(token, "first", YOU)
     assert token.read_text() == "first\n"
     assert stat.S_IMODE(token.stat().st_mode) == 0o600
     assert sorted(path.name for path in tmp_path.iterdir()) == ["pylab.token"]

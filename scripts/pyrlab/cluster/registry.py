@@ -24,7 +24,8 @@ from pyrlab.engine import EngineError, container_logs, container_state, image_fa
 from pyrlab.engine import run as run_cli
 from pyrlab.images.manifest import write_manifest
 from pyrlab.inside.errors import UserError
-from pyrlab.labs.start import Publish, check_port_free, notebook_ids, read_private
+from pyrlab.labs.ports import Publish, check_port_free
+from pyrlab.labs.private import notebook_ids, read_private
 
 USER = "pyrlab"
 CONTAINER_PORT = 5000

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pyrlab.cluster.registry import RegistryError
-from pyrlab.labs.start import caller_ids, write_private
+from pyrlab.labs.private import caller_ids, write_private
 from pyrlab.settings import HubSettings
 
 # KubeSpawner's defaults, which pyrlab's images are tested under (tests/cluster).

@@ -12,7 +12,8 @@ import requests
 
 from pyrlab.engine import EngineError, container_logs, container_state
 from pyrlab.engine import run as run_cli
-from pyrlab.labs.start import Publish, check_port_free, notebook_ids
+from pyrlab.labs.ports import Publish, check_port_free
+from pyrlab.labs.private import notebook_ids
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,68 @@
+"""`make hub-status`: the team server, a line per user's lab (image, GPUs, state, idle time), and
+the homes of deleted users that it kept aside."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pyrlab.engine import container_state
+from pyrlab.engine import run as run_cli
+from pyrlab.settings import HubSettings
+from pyrlab.team.server import HUB_LABEL
+
+# Where the team server puts a deleted user's home, inside HUB_HOMES (hub/accounts.py).
+KEPT_ASIDE = ".deleted"
+USER_LABEL = "pyrlab.hub.user"
+GPU_LABEL = "pyrlab.hub.gpus"
+# What `make hub-status` runs in the hub: each user's last activity, with the status service's token.
+ACTIVITY = """
+import json, urllib.request
+token = open('/srv/jupyterhub/status_token').read().strip()
+request = urllib.request.Request('http://127.0.0.1:8081/hub/api/users', headers={'Authorization': 'token ' + token})
+users = json.load(urllib.request.urlopen(request, timeout=10))
+print(json.dumps({user['name']: user['last_activity'] for user in users}))
+"""
+
+
+def status(cli: str) -> list[str]:
+    """The hub and a line per user's lab: user, image, GPUs, state."""
+    settings = HubSettings.from_environment()
+    state = container_state(cli, settings.name) or "not running"
+    lines = [f"{settings.name}\t{state}\t{settings.url}"]
+    # Labels as JSON strings: a name with a tab or a line break stays one field of one row.
+    fields = ["{{.Names}}", "{{.Image}}", "{{.State}}", "{{.Status}}", f'{{{{json (.Label "{USER_LABEL}")}}}}']
+    fields.append(f'{{{{json (.Label "{GPU_LABEL}")}}}}')
+    output = run_cli(
+        cli, "ps", "--all", "--filter", f"label={USER_LABEL}", "--filter", f"label={HUB_LABEL}={settings.name}",
+        "--format", "\t".join(fields),
+    )  # fmt: skip
+    activity: dict[str, str] = {}
+    if state == "running":
+        activity = json.loads(run_cli(cli, "exec", settings.name, "python", "-c", ACTIVITY))
+    now = datetime.now(UTC)
+    for row in filter(None, output.splitlines()):
+        _, image, container_state_now, since, user_label, gpu_label = row.split("\t", 5)
+        user, gpus = json.loads(user_label), json.loads(gpu_label)
+        last = activity.get(user)
+        idle = f"idle {int((now - datetime.fromisoformat(last)).total_seconds())} s" if last else "idle: unknown"
+        lines.append(f"{printable(user)}\t{image}\t{container_state_now} ({since})\tGPUs: {gpus or '-'}\t{idle}")
+    return lines + kept_aside(settings.homes / KEPT_ASIDE)
+
+
+def kept_aside(folder: Path) -> list[str]:
+    """A line per deleted user's home the hub put aside, or one saying where when only root may look."""
+    if not folder.is_dir():
+        return []
+    try:
+        homes = sorted(folder.iterdir())
+    except PermissionError:
+        return [f"kept aside: deleted users' homes in {printable(str(folder))} (root's: look as root)"]
+    note = "a deleted user's home: `mv` it back to restore it, or remove it"
+    return [f"kept aside: {printable(str(home))} ({note})" for home in homes]
+
+
+def printable(text: str) -> str:
+    """A name as the terminal should show it: control characters escaped, never acted on."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
