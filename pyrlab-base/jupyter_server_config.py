@@ -48,7 +48,7 @@ def defer_import(name: str) -> None:
 defer_import("aiohttp")
 
 # A secret file is at most this long; a longer one is not pyrlab's.
-SECRET_MAX_BYTES = 4096
+SECRET_MAX_BYTES = 4096  # pyrlab.inside.contract.SECRET_MAX_BYTES (a unit test checks)
 ENV_FILE_MAX_BYTES = 65536
 
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyrlab.inside.contract import ImageChoicesError, image_choices
 from pyrlab.inside.errors import UserError
 
 PYPI = "https://pypi.org/simple/"
@@ -246,8 +247,10 @@ class HubSettings:
         if not admin:
             raise SettingError("HUB_ADMIN is not set: name the admin who authorizes sign-ups, e.g. HUB_ADMIN=alice")
         images = _text(env, "HUB_IMAGES")
-        if not images or any("=" not in item for item in images.split(",")):
-            raise SettingError(f"HUB_IMAGES={images}: give name=image pairs, e.g. HUB_IMAGES=pylab=pylab:latest")
+        try:
+            image_choices(images)
+        except ImageChoicesError as error:
+            raise SettingError(str(error)) from None
         return cls(
             bind=_text(env, "HUB_BIND"),
             port=_port(env, "HUB_PORT"),

@@ -1,8 +1,10 @@
 """HUB_IMAGES as the team server reads it: one parser for the hub, `make hub` and the cluster."""
 
+from pathlib import Path
+
 import pytest
 
-from pyrlab.inside.contract import ImageChoicesError, image_choices
+from pyrlab.inside.contract import SECRET_MAX_BYTES, ImageChoicesError, image_choices
 
 
 def test_image_choices_keep_their_order_and_trim_spaces() -> None:
@@ -17,3 +19,10 @@ def test_image_choices_keep_their_order_and_trim_spaces() -> None:
 def test_malformed_image_choices_say_how_to_write_them(text: str) -> None:
     with pytest.raises(ImageChoicesError, match=r"HUB_IMAGES=.*e\.g\. HUB_IMAGES=pylab=pylab:latest"):
         image_choices(text)
+
+
+def test_the_labs_jupyter_reads_secrets_no_larger_than_the_host_writes() -> None:
+    """pyrlab-base's Jupyter configuration runs in the image, without the contract: its limit is
+    the contract's."""
+    config = (Path(__file__).parents[2] / "pyrlab-base" / "jupyter_server_config.py").read_text()
+    assert f"\nSECRET_MAX_BYTES = {SECRET_MAX_BYTES}  #" in config

@@ -78,7 +78,7 @@ HUB = {
         ({"HUB_ADMIN": ""}, "HUB_ADMIN is not set: name the admin"),
         ({"HUB_DATA": ""}, "HUB_DATA is not set: give a folder, e.g. `make hub HUB_DATA=/srv/pyrlab`"),
         ({"HUB_HOMES": "/srv/a\nb"}, "HUB_HOMES has a line break in its path"),
-        ({"HUB_IMAGES": "pylab"}, "HUB_IMAGES=pylab: give name=image pairs"),
+        ({"HUB_IMAGES": "pylab"}, "HUB_IMAGES=pylab: 'pylab' is not name=image"),
         ({"HUB_AUTH": "ldap"}, "HUB_AUTH=ldap: use HUB_AUTH=native or HUB_AUTH=github"),
         ({"HUB_PORT": "80000"}, "HUB_PORT=80000: give a port number"),
         ({"HUB_IDLE_TIMEOUT": "1h"}, "HUB_IDLE_TIMEOUT=1h: give a whole number"),

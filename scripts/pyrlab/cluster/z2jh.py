@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pyrlab.cluster.registry import RegistryError
+from pyrlab.inside.contract import HOME, image_choices
 from pyrlab.labs.private import caller_ids, write_private
 from pyrlab.settings import HubSettings
 
@@ -50,8 +51,7 @@ def chosen_images(settings: HubSettings, manifests: Path) -> list[tuple[str, dic
     """HUB_IMAGES's choices with their manifests; each must have been pushed."""
     known = manifests_by_reference(manifests)
     chosen = []
-    for item in settings.images.split(","):
-        name, reference = (part.strip() for part in item.split("=", 1))
+    for name, reference in image_choices(settings.images).items():
         manifest = known.get(reference)
         if manifest is None or "pushed" not in manifest:
             raise RegistryError(
@@ -119,7 +119,7 @@ def values(settings: HubSettings, manifests: Path) -> dict[str, Any]:
         # The images' entry point (tini, start.sh) runs this, as under the team server.
         "cmd": "jupyterhub-singleuser",
         "allowPrivilegeEscalation": False,
-        "storage": {"homeMountPath": "/home/jovyan"},
+        "storage": {"homeMountPath": HOME},
         "profileList": profile_list,
     }
     if settings.mem_limit:

@@ -12,10 +12,10 @@ import shlex
 import stat
 from pathlib import Path
 
+from pyrlab.inside.contract import SECRET_MAX_BYTES
 from pyrlab.labs.errors import LabError
 
 # A token or password file is at most this long (the images refuse a longer one too).
-SECRET_MAX_BYTES = 4096
 
 
 def caller_ids() -> tuple[int, int]:

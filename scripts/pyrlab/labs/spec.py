@@ -7,20 +7,15 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyrlab.inside.contract import HOME, JUPYTER_PORT
 from pyrlab.labs.ports import Publish, address_literal
 from pyrlab.labs.private import notebook_ids, password_file, scheme_for, token_file
 
-HOME = "/home/jovyan"
-WORK_DIR = f"{HOME}/work"
 CONFIG_DIR = f"{HOME}/.pyrlab"
-JUPYTER_PORT = 8888
 LABEL = "pyrlab.lab"
 # The configuration folder a lab was started with: `make status` shows a lab's URL only to the
 # folder that holds its token.
 CONFIG_LABEL = "pyrlab.config"
-# The images' group `users`: it owns the virtual environment and the home, so the notebook user,
-# whatever its uid, installs packages and keeps its files there.
-NOTEBOOK_GROUP_ID = 100
 
 
 @dataclass(frozen=True)

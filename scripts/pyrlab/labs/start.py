@@ -13,10 +13,11 @@ from pathlib import Path
 
 from pyrlab.engine import EngineError, bind_mount, container_logs, container_state, image_facts
 from pyrlab.engine import run as run_cli
+from pyrlab.inside.contract import HOME, JUPYTER_PORT, LAB_CAP_DROP, LAB_SECURITY_OPT, NOTEBOOK_GROUP_ID, WORK
 from pyrlab.labs.errors import LabError
 from pyrlab.labs.ports import NO_ANSWER, address_literal, answer_status, check_port_free, is_loopback
 from pyrlab.labs.private import notebook_ids, prepare_config_dir, read_private, token_for
-from pyrlab.labs.spec import CONFIG_DIR, CONFIG_LABEL, HOME, JUPYTER_PORT, LABEL, NOTEBOOK_GROUP_ID, WORK_DIR, LabSpec
+from pyrlab.labs.spec import CONFIG_DIR, CONFIG_LABEL, LABEL, LabSpec
 from pyrlab.labs.stop import stop
 from pyrlab.settings import check_mountable
 
@@ -104,15 +105,16 @@ def docker_run_args(spec: LabSpec) -> list[str]:
     args = [
         "run", "--detach", "--pull", "never", "--name", spec.name, "--label", f"{LABEL}={spec.lab}",
         "--label", f"{CONFIG_LABEL}={spec.config.resolve()}",
-        "--mount", bind_mount(spec.notebooks, WORK_DIR), "--mount", bind_mount(spec.config, CONFIG_DIR),
-        "--workdir", WORK_DIR,
+        "--mount", bind_mount(spec.notebooks, WORK), "--mount", bind_mount(spec.config, CONFIG_DIR),
+        "--workdir", WORK,
     ]  # fmt: skip
     if spec.grants_sudo:
         args += ["--user", "root", "--env", f"NB_UID={uid}", "--env", f"NB_GID={gid}"]
     else:
         # HOME for `docker exec` too: a uid without a passwd entry would get /.
         args += ["--user", f"{uid}:{gid}", "--group-add", str(NOTEBOOK_GROUP_ID), "--env", f"HOME={HOME}"]
-        args += ["--cap-drop", "ALL", "--security-opt", "no-new-privileges"]
+        args += [word for cap in LAB_CAP_DROP for word in ("--cap-drop", cap)]
+        args += [word for option in LAB_SECURITY_OPT for word in ("--security-opt", option)]
     if not is_loopback(spec.bind):
         args += ["--env", "PYRLAB_ALLOW_REMOTE_ACCESS=yes"]  # other machines' names in the Host header
     if spec.auth == "none":

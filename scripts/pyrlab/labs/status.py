@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 
 from pyrlab.engine import run as run_cli
+from pyrlab.inside.contract import JUPYTER_PORT
 from pyrlab.labs.ports import address_literal
 from pyrlab.labs.private import password_file, read_private, scheme_for, token_file
-from pyrlab.labs.spec import CONFIG_LABEL, JUPYTER_PORT, LABEL
+from pyrlab.labs.spec import CONFIG_LABEL, LABEL
 
 
 def url_to_open(config: Path, lab: str, port: str, host: str = "127.0.0.1") -> str:

@@ -14,22 +14,29 @@ from pathlib import Path
 
 from pyrlab.engine import bind_mount, container_state, succeeds
 from pyrlab.engine import run as run_cli
+from pyrlab.inside.contract import (
+    HUB_CAP_ADD,
+    HUB_CODE,
+    HUB_CONFIG,
+    HUB_HOST_PASSWD,
+    HUB_LABEL,
+    HUB_PROXY_PORT,
+    HUB_STATE,
+    LAB_CAP_DROP,
+    LAB_SECURITY_OPT,
+    image_choices,
+)
 from pyrlab.labs.errors import LabError
 from pyrlab.labs.ports import NO_ANSWER, answer_status, is_loopback
 from pyrlab.labs.private import caller_ids, check_private, prepare_config_dir
 from pyrlab.settings import HubSettings
 
-HUB_LABEL = "pyrlab.hub"
 DOCKER_SOCKET = "/var/run/docker.sock"
-# Inside the hub: the admin's DOCKER folder, read-only (ssl/ for HTTPS, hub/oauth.json for OAuth).
-CONFIG_IN_HUB = "/srv/pyrlab-config"
-# Inside the hub: the host's accounts, read-only, so that it gives no user a uid the host has given.
-HOST_PASSWD_IN_HUB = "/srv/host/passwd"  # noqa: S105 - a path, not a password
-HUB_USERS = "/etc/jupyterhub/hub_users.py"
+HUB_USERS = f"{HUB_CODE}/hub_users.py"
 
 
 def image_references(settings: HubSettings) -> list[str]:
-    return [item.split("=", 1)[1].strip() for item in settings.images.split(",")]
+    return list(image_choices(settings.images).values())
 
 
 def docker_run_args(settings: HubSettings, image: str) -> list[str]:
@@ -43,19 +50,21 @@ def docker_run_args(settings: HubSettings, image: str) -> list[str]:
     args = [
         "run", "--detach", "--name", settings.name, "--network", settings.name,
         "--label", f"{HUB_LABEL}={settings.name}", "--restart", "unless-stopped",
-        "--publish", f"{settings.bind}:{settings.port}:8000",
+        "--publish", f"{settings.bind}:{settings.port}:{HUB_PROXY_PORT}",
         # The hub creates and removes its users' containers: it needs the engine's socket.
         "--mount", bind_mount(Path(DOCKER_SOCKET), DOCKER_SOCKET),
-        "--mount", bind_mount(settings.data, "/srv/jupyterhub"),
+        "--mount", bind_mount(settings.data, HUB_STATE),
         # The homes at the same path inside: the hub makes them, and names them to the engine.
         "--mount", bind_mount(settings.homes, str(settings.homes)),
-        "--mount", bind_mount(settings.config, CONFIG_IN_HUB) + ",readonly",
-        "--mount", bind_mount(Path("/etc/passwd"), HOST_PASSWD_IN_HUB) + ",readonly",
-        # Root in the hub's container only for what it does: give each home its owner (CHOWN) and
-        # write HUB_DATA and HUB_HOMES, which are yours (DAC_OVERRIDE); nothing else, no way to gain more.
-        "--cap-drop", "ALL", "--cap-add", "CHOWN", "--cap-add", "DAC_OVERRIDE",
-        "--security-opt", "no-new-privileges",
+        "--mount", bind_mount(settings.config, HUB_CONFIG) + ",readonly",
+        # The host's accounts: the hub gives no user a uid the host has given.
+        "--mount", bind_mount(Path("/etc/passwd"), HUB_HOST_PASSWD) + ",readonly",
     ]  # fmt: skip
+    # Root in the hub's container only for what it does: give each home its owner (CHOWN) and
+    # write HUB_DATA and HUB_HOMES, which are yours (DAC_OVERRIDE); nothing else, no way to gain more.
+    args += [word for cap in LAB_CAP_DROP for word in ("--cap-drop", cap)]
+    args += [word for cap in HUB_CAP_ADD for word in ("--cap-add", cap)]
+    args += [word for option in LAB_SECURITY_OPT for word in ("--security-opt", option)]
     for variable, value in environment.items():
         args += ["--env", f"{variable}={value}"]
     return [*args, image]

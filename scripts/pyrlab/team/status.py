@@ -9,20 +9,17 @@ from pathlib import Path
 
 from pyrlab.engine import container_state
 from pyrlab.engine import run as run_cli
+from pyrlab.inside.contract import GPU_LABEL, HUB_API_PORT, HUB_LABEL, HUB_STATE, KEPT_ASIDE, USER_LABEL
 from pyrlab.settings import HubSettings
-from pyrlab.team.server import HUB_LABEL
 
-# Where the team server puts a deleted user's home, inside HUB_HOMES (hub/accounts.py).
-KEPT_ASIDE = ".deleted"
-USER_LABEL = "pyrlab.hub.user"
-GPU_LABEL = "pyrlab.hub.gpus"
 # What `make hub-status` runs in the hub: each user's last activity, with the status service's token.
-ACTIVITY = """
+ACTIVITY = f"""
 import json, urllib.request
-token = open('/srv/jupyterhub/status_token').read().strip()
-request = urllib.request.Request('http://127.0.0.1:8081/hub/api/users', headers={'Authorization': 'token ' + token})
+token = open('{HUB_STATE}/status_token').read().strip()
+users_api = 'http://127.0.0.1:{HUB_API_PORT}/hub/api/users'
+request = urllib.request.Request(users_api, headers={{'Authorization': 'token ' + token}})
 users = json.load(urllib.request.urlopen(request, timeout=10))
-print(json.dumps({user['name']: user['last_activity'] for user in users}))
+print(json.dumps({{user['name']: user['last_activity'] for user in users}}))
 """
 
 
