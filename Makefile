@@ -216,24 +216,10 @@ rootfs: ## build $(ROOTFS_IMAGE) anew from the Debian archive with mmdebstrap (a
 	rm -f $(BUILD)/rootfs.id
 	$(MAKE) --no-print-directory $(BUILD)/rootfs.id REBUILD_ROOTFS=yes
 
-# Debian with python3 and its venv module, like the python image, and the updates and security
-# suites in its sources. An apt proxy is used for the download and removed from the result.
-# An existing $(ROOTFS_IMAGE) is adopted (its cached layers stay valid) unless `make rootfs` asks anew.
+# Debian from the archive by mmdebstrap (pyrlab.images.rootfs); an existing $(ROOTFS_IMAGE) is
+# adopted (its cached layers stay valid) unless `make rootfs` asks anew.
 $(BUILD)/rootfs.id: $(call stale,rootfs) | check $(BUILD)
-	if [[ -z '$(REBUILD_ROOTFS)' ]] && $(CONTAINER_CLI) image inspect --format '{{.Id}}' $(ROOTFS_IMAGE) > $@ 2>/dev/null; then \
-		echo "using the existing $(ROOTFS_IMAGE) (make rootfs builds it anew)"; \
-	elif ! command -v mmdebstrap >/dev/null; then \
-		echo "error: mmdebstrap is not installed: apt-get install mmdebstrap (Debian/Ubuntu), or use BASE=python" >&2; exit 1; \
-	else \
-		mmdebstrap --variant=minbase --include=ca-certificates,python3,python3-venv \
-			--customize-hook='pyrlab-base/record-debian-archive "$$1"' \
-			$(if $(APTPROXY),--aptopt='Acquire::http::Proxy "$(APTPROXY)"' --customize-hook='rm -f "$$1/etc/apt/apt.conf.d/99mmdebstrap"') \
-			$(DEBIAN_SUITE) - \
-			"deb $(DEBIAN_MIRROR) $(DEBIAN_SUITE) main" \
-			"deb $(DEBIAN_MIRROR) $(DEBIAN_SUITE)-updates main" \
-			"deb $(DEBIAN_SECURITY_MIRROR) $(DEBIAN_SUITE)-security main" \
-			| $(CONTAINER_CLI) import --change 'ENV LANG=C.UTF-8' - $(ROOTFS_IMAGE) > $@; \
-	fi
+	$(PYRLAB) rootfs $(if $(REBUILD_ROOTFS),--anew) > $@
 
 $(BUILD):
 	mkdir -p $@
@@ -319,8 +305,8 @@ hub: $(TOOLS) $(BUILD)/pyrlab-hub.id ## start the team server (build it first wh
 	$(PYRLAB) hub-start $(call ref,pyrlab-hub)
 hub-stop: $(TOOLS) ## stop the team server and its users' labs; their homes and the hub's state stay
 	$(PYRLAB) hub-stop
-hub-logs: ## follow the team server's log
-	$(CONTAINER_CLI) logs --follow pyrlab-hub-$(HUB_PORT)
+hub-logs: $(TOOLS) ## follow the team server's log
+	$(PYRLAB) hub-logs
 hub-status: $(TOOLS) ## the team server and each user's lab: image, GPUs, state
 	$(PYRLAB) hub-status
 hub-user: $(TOOLS) ## add a user (NAME=alice) or authorize one who signed up; prints a new password
@@ -334,10 +320,9 @@ $(BUILD)/pyrlab-hub.id: $(BUILD)/inputs/hub $(BUILD)/pyrlab-base.id $(call stale
 ##@ Labs (each started detached; the URL to open is printed)
 .PHONY: pylab rlab
 pylab: $(TOOLS) ## start JupyterLab with Python on $(BIND_ADDRESS):$(PYPORT); D-Tale and TensorBoard behind it at /proxy/40000/ and /proxy/6006/
-	$(PYRLAB) lab-start pylab $(call ref,pylab) PYPORT=$(PYPORT):8888 $(if $(filter yes,$(PUBLISH_TOOLS)),DTPORT=$(DTPORT):40000 TFPORT=$(TFPORT):6006)
+	$(PYRLAB) lab-start pylab $(call ref,pylab)
 rlab: $(TOOLS) ## start JupyterLab with R and Python on $(BIND_ADDRESS):$(RPORT)
-	$(PYRLAB) lab-start rlab $(call ref,rlab) RPORT=$(RPORT):8888
-lab_port = $(if $(filter pylab,$(1)),$(PYPORT),$(RPORT))
+	$(PYRLAB) lab-start rlab $(call ref,rlab)
 
 .PHONY: password
 password: $(TOOLS) ## store a hashed password (argon2) in DOCKER; labs started afterwards ask for it instead of a token
@@ -345,11 +330,11 @@ password: $(TOOLS) ## store a hashed password (argon2) in DOCKER; labs started a
 
 .PHONY: pylab-stop rlab-stop pylab-logs rlab-logs pylab-shell rlab-shell stop status
 pylab-stop rlab-stop: %-stop: $(TOOLS) ## stop and remove that lab's container
-	$(PYRLAB) lab-stop $* $(call lab_port,$*)
-pylab-logs rlab-logs: %-logs: ## follow that lab's log
-	$(CONTAINER_CLI) logs --follow $*-$(call lab_port,$*)
-pylab-shell rlab-shell: %-shell: ## open a shell in that lab as the notebook user
-	$(CONTAINER_CLI) exec --interactive --tty --workdir /home/jovyan/work $*-$(call lab_port,$*) bash
+	$(PYRLAB) lab-stop $*
+pylab-logs rlab-logs: %-logs: $(TOOLS) ## follow that lab's log
+	$(PYRLAB) lab-logs $*
+pylab-shell rlab-shell: %-shell: $(TOOLS) ## open a shell in that lab as the notebook user
+	$(PYRLAB) lab-shell $*
 stop: pylab-stop rlab-stop ## stop both labs
 status: $(TOOLS) ## list the lab containers, with the URL of each running one
 	$(PYRLAB) lab-status

@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING
 
 # Only the labs' modules load up front: `make pylab` pays for none of the build tools (about 70 ms
 # of imports); every other verb imports what it uses.
-from pyrlab.engine import buildkit_problem
+from pyrlab.engine import buildkit_problem, hand_over
+from pyrlab.inside.contract import WORK
 from pyrlab.inside.errors import UserError
 from pyrlab.labs.errors import LabError
 from pyrlab.labs.password import hash_password, store_password
-from pyrlab.labs.ports import Publish
-from pyrlab.labs.spec import LabSpec, container_name
+from pyrlab.labs.spec import LABS, LabSpec, lab_container, published
 from pyrlab.labs.start import start
 from pyrlab.labs.status import status
 from pyrlab.labs.stop import stop
-from pyrlab.settings import Settings
+from pyrlab.settings import HubSettings, Settings
 
 if TYPE_CHECKING:
     from pyrlab.images.lock import Resolver
@@ -161,13 +161,22 @@ def write_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def rootfs(args: argparse.Namespace) -> int:
+    from pyrlab.images.rootfs import rootfs_id
+
+    identity = rootfs_id(settings(), args.anew)
+    # make records the id in its stamp; this command's messages went to the terminal before it.
+    print(identity)
+    return 0
+
+
 def lab_start(args: argparse.Namespace) -> int:
     configured = settings()
     spec = LabSpec(
         lab=args.lab,
         image=args.image,
         bind=configured.bind_address,
-        publish=[Publish.parse(text) for text in args.publish],
+        publish=published(args.lab, configured),
         notebooks=configured.required_path("NOTEBOOKS"),
         config=configured.required_path("DOCKER"),
         cli=configured.container_cli,
@@ -197,8 +206,28 @@ def lab_password(args: argparse.Namespace) -> int:
 
 
 def lab_stop(args: argparse.Namespace) -> int:
-    name = container_name(args.lab, args.port)
-    print(f"stopped {name}" if stop(settings().container_cli, name) else f"{name} was not running")
+    configured = settings()
+    name = lab_container(args.lab, configured)
+    print(f"stopped {name}" if stop(configured.container_cli, name) else f"{name} was not running")
+    return 0
+
+
+def lab_logs(args: argparse.Namespace) -> int:
+    configured = settings()
+    hand_over(configured.container_cli, "logs", "--follow", lab_container(args.lab, configured))
+    return 0
+
+
+def lab_shell(args: argparse.Namespace) -> int:
+    """A shell in the lab as the user it runs as, in the notebooks' folder."""
+    configured = settings()
+    hand_over(configured.container_cli, "exec", "--interactive", "--tty", "--workdir", WORK,
+              lab_container(args.lab, configured), "bash")  # fmt: skip
+    return 0
+
+
+def hub_logs(_: argparse.Namespace) -> int:
+    hand_over(settings().container_cli, "logs", "--follow", HubSettings.from_environment().name)
     return 0
 
 
@@ -368,19 +397,25 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("image", help="the image's name in the chain, e.g. pylab")
     command.add_argument("reference", help="the image reference, e.g. pylab:latest")
     command.add_argument("parent", help="the image it is built on")
+    verb("rootfs", rootfs, "print the id of ROOTFS_IMAGE, built by mmdebstrap when missing").add_argument(
+        "--anew", action="store_true", help="build it even when it exists"
+    )
     command = verb("lab-start", lab_start, "start a lab")
-    command.add_argument("lab", help="pylab or rlab")
+    command.add_argument("lab", choices=LABS)
     command.add_argument("image", help="its image reference")
-    command.add_argument("publish", nargs="*", help="VARIABLE=HOST:CONTAINER")
-    command = verb("lab-stop", lab_stop, "stop a lab")
-    command.add_argument("lab", help="pylab or rlab")
-    command.add_argument("port", type=int, help="the lab's Jupyter port on the host")
+    for name, run, about in (
+        ("lab-stop", lab_stop, "stop a lab"),
+        ("lab-logs", lab_logs, "follow a lab's log"),
+        ("lab-shell", lab_shell, "a shell in a lab"),
+    ):
+        verb(name, run, about).add_argument("lab", choices=LABS)
     verb("lab-status", lab_status, "list the labs")
     verb("lab-password", lab_password, "store a hashed Jupyter password").add_argument(
         "image", help="an image with jupyter_server, to hash with"
     )
     verb("hub-start", hub_start, "start the team server").add_argument("image", help="pyrlab-hub")
     verb("hub-stop", hub_stop, "stop the team server")
+    verb("hub-logs", hub_logs, "follow the team server's log")
     verb("hub-status", hub_status, "the team server and its labs")
     verb("hub-user", hub_user, "add or authorize a user").add_argument("name", nargs="?", default="", help="NAME")
     return top

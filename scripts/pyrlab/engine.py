@@ -31,6 +31,11 @@ def run(cli: str, *args: str, stdin: str | None = None) -> str:
     return result.stdout
 
 
+def hand_over(cli: str, *args: str) -> None:
+    """Become the container CLI (a shell in a container, a log to follow): the terminal is its."""
+    os.execvp(cli, [cli, *args])  # noqa: S606 - the CLI the user configured, with arguments, no shell
+
+
 def bind_mount(source: Path, target: str) -> str:
     """A --mount value: CSV, so that a path with a quote, a colon or a comma stays one path."""
     line = io.StringIO()
@@ -77,6 +82,23 @@ def image_facts(cli: str, reference: str) -> dict[str, Any] | None:
         return None
     facts: dict[str, Any] = json.loads(result.stdout)
     return facts
+
+
+def import_image(cli: str, producer: list[str], reference: str, change: str) -> str:
+    """`docker import` of the tarball a program writes to its standard output, as it streams; the
+    new image's id. The program's progress goes to the terminal."""
+    with subprocess.Popen(producer, stdout=subprocess.PIPE) as tarball:
+        imported = subprocess.run(
+            [cli, "import", "--change", change, "-", reference],
+            stdin=tarball.stdout, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if tarball.stdout is not None:
+            tarball.stdout.close()
+    if tarball.returncode != 0:
+        raise EngineError(f"`{shlex.join(producer)}` failed (exit {tarball.returncode}); its messages are above")
+    if imported.returncode != 0:
+        raise EngineError(f"`{cli} import` failed: {imported.stderr.strip()}")
+    return imported.stdout.strip()
 
 
 def build_cache_records(cli: str) -> list[dict[str, Any]]:

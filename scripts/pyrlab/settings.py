@@ -75,6 +75,10 @@ class Settings:
     base_setting: str  # BASE as given: auto, python or rootfs
     base: str  # the base the chain starts from: python or rootfs (CHAIN_BASE); "" for a lab's goals
     python_base: str
+    debian_suite: str
+    debian_mirror: str
+    debian_security_mirror: str
+    rootfs_image: str
     cuda_install: bool
     cuda_version: str
     torch_cpu_index: str
@@ -99,6 +103,11 @@ class Settings:
     docker_args: str
     bind_address: str
     auth: str
+    pyport: int
+    dtport: int
+    tfport: int
+    rport: int
+    publish_tools: bool
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
@@ -118,6 +127,10 @@ class Settings:
             # goals ask the engine nothing), so empty for the others.
             base=env.get("CHAIN_BASE", ""),
             python_base=_text(env, "PYTHONBASE"),
+            debian_suite=_text(env, "DEBIAN_SUITE"),
+            debian_mirror=_text(env, "DEBIAN_MIRROR"),
+            debian_security_mirror=_text(env, "DEBIAN_SECURITY_MIRROR"),
+            rootfs_image=_text(env, "ROOTFS_IMAGE"),
             cuda_install=_choice(env, "CUDA_INSTALL", ("yes", "no")) == "yes",
             cuda_version=cuda_version,
             torch_cpu_index=_text(env, "TORCH_CPU_INDEX"),
@@ -142,6 +155,11 @@ class Settings:
             docker_args=_text(env, "DOCKER_ARGS"),
             bind_address=_text(env, "BIND_ADDRESS"),
             auth=_text(env, "AUTH"),
+            pyport=_port(env, "PYPORT"),
+            dtport=_port(env, "DTPORT"),
+            tfport=_port(env, "TFPORT"),
+            rport=_port(env, "RPORT"),
+            publish_tools=_choice(env, "PUBLISH_TOOLS", ("yes", "no")) == "yes",
         )
 
     def base_choice(self) -> str:

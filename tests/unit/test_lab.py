@@ -14,10 +14,10 @@ from pyrlab.labs.errors import LabError
 from pyrlab.labs.password import store_password
 from pyrlab.labs.ports import Publish, check_port_free, is_loopback
 from pyrlab.labs.private import caller_ids, notebook_ids, prepare_config_dir, read_private, token_for, write_private
-from pyrlab.labs.spec import LabSpec
+from pyrlab.labs.spec import LabSpec, lab_container, published
 from pyrlab.labs.start import docker_run_args, start, warnings_for
 from pyrlab.labs.status import url_to_open
-from pyrlab.settings import SettingError, check_mountable
+from pyrlab.settings import SettingError, Settings, check_mountable
 
 YOU = caller_ids()
 
@@ -37,13 +37,22 @@ def spec(tmp_path: Path, **changes: object) -> LabSpec:
     return LabSpec(**values)  # type: ignore[arg-type]
 
 
-def test_publish_parse() -> None:
-    assert Publish.parse("PYPORT=8890:8888") == Publish("PYPORT", 8890, 8888)
+@pytest.mark.usefixtures("made_environment")
+def test_a_labs_ports_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYPORT", "8890")
+    assert published("pylab", Settings.from_environment()) == [Publish("PYPORT", 8890, 8888)]
+    monkeypatch.setenv("PUBLISH_TOOLS", "yes")
+    tools = published("pylab", Settings.from_environment())
+    assert tools[1:] == [Publish("DTPORT", 40000, 40000), Publish("TFPORT", 6006, 6006)]
+    assert published("rlab", Settings.from_environment()) == [Publish("RPORT", 9999, 8888)]
+    assert lab_container("rlab", Settings.from_environment()) == "rlab-9999"
 
 
-def test_publish_parse_names_a_bad_port() -> None:
-    with pytest.raises(LabError, match="PYPORT=88a8"):
-        Publish.parse("PYPORT=88a8:8888")
+@pytest.mark.usefixtures("made_environment")
+def test_a_bad_port_setting_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYPORT", "88a8")
+    with pytest.raises(SettingError, match="PYPORT=88a8"):
+        Settings.from_environment()
 
 
 def test_name_has_the_lab_and_its_port(tmp_path: Path) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 # Ports inside the containers. The host side of each is a setting (PYPORT, HUB_PORT, ...).
 JUPYTER_PORT = 8888
+DTALE_PORT = 40000  # pylab's D-Tale, behind Jupyter at /proxy/40000/
+TENSORBOARD_PORT = 6006  # pylab's TensorBoard, behind Jupyter at /proxy/6006/
 HUB_PROXY_PORT = 8000  # the team server's public port: configurable-http-proxy
 HUB_API_PORT = 8081  # the hub's own API, for its labs and services on its network
 

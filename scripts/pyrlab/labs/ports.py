@@ -23,16 +23,6 @@ class Publish:
     host_port: int
     container_port: int
 
-    @classmethod
-    def parse(cls, text: str) -> Publish:
-        """VARIABLE=HOST:CONTAINER, e.g. PYPORT=8888:8888."""
-        try:
-            variable, ports = text.split("=", 1)
-            host, container = ports.split(":", 1)
-            return cls(variable, int(host), int(container))
-        except ValueError:
-            raise LabError(f"bad port setting {text!r}: the ports must be numbers, e.g. PYPORT=8888") from None
-
 
 def address_literal(address: str) -> str:
     """An address as a URL and `docker run --publish` write it: IPv6 in brackets (::1 -> [::1])."""

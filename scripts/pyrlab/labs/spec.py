@@ -7,10 +7,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyrlab.inside.contract import HOME, JUPYTER_PORT
+from pyrlab.inside.contract import DTALE_PORT, HOME, JUPYTER_PORT, TENSORBOARD_PORT
 from pyrlab.labs.ports import Publish, address_literal
 from pyrlab.labs.private import notebook_ids, password_file, scheme_for, token_file
+from pyrlab.settings import Settings
 
+LABS = ("pylab", "rlab")
 CONFIG_DIR = f"{HOME}/.pyrlab"
 LABEL = "pyrlab.lab"
 # The configuration folder a lab was started with: `make status` shows a lab's URL only to the
@@ -66,6 +68,22 @@ class LabSpec:
     def owner(self) -> tuple[int, int]:
         """The notebook user's uid and gid: the owner of what the lab reads and writes on the host."""
         return notebook_ids(self.notebooks)
+
+
+def published(lab: str, settings: Settings) -> list[Publish]:
+    """A lab's ports on the host: Jupyter's first (PYPORT or RPORT), then, with PUBLISH_TOOLS=yes,
+    pylab's D-Tale (DTPORT) and TensorBoard (TFPORT)."""
+    if lab == "rlab":
+        return [Publish("RPORT", settings.rport, JUPYTER_PORT)]
+    ports = [Publish("PYPORT", settings.pyport, JUPYTER_PORT)]
+    if settings.publish_tools:
+        ports += [Publish("DTPORT", settings.dtport, DTALE_PORT), Publish("TFPORT", settings.tfport, TENSORBOARD_PORT)]
+    return ports
+
+
+def lab_container(lab: str, settings: Settings) -> str:
+    """The container of that lab with these settings: pylab-8888 for PYPORT=8888."""
+    return container_name(lab, published(lab, settings)[0].host_port)
 
 
 def container_name(lab: str, port: int) -> str:
