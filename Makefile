@@ -137,10 +137,9 @@ IMAGES := $(foreach link,$(CHAIN),$(firstword $(subst :, ,$(link))))
 parent = $(word 2,$(subst :, ,$(filter $(1):%,$(CHAIN))))
 lineage = $(if $(filter BASE,$(call parent,$(1))),,$(call lineage,$(call parent,$(1)))) $(1)
 # The image that CUDA_INSTALL changes; its CUDA build carries -cudaNN in its tags.
-CUDA_IMAGE := pylab
+export CUDA_IMAGE := pylab
 flavour = $(if $(and $(filter $(CUDA_IMAGE),$(1)),$(filter yes,$(CUDA_INSTALL))),-cuda$(CUDA_VERSION))
 ref = $(IMAGE_PREFIX)$(1):latest$(call flavour,$(1))
-cuda_args = $(if $(filter $(CUDA_IMAGE),$(1)),--target $(if $(call flavour,$(1)),cuda --build-arg CUDA_VERSION=$(CUDA_VERSION),cpu))
 # BASE=python: the digest `make lock` pinned in base.lock (one line), else the tag.
 BASE_LOCK := $(strip $(file <base.lock))
 # What the engine has, asked once a run: BASE=auto decided (no registry is asked), and one
@@ -188,20 +187,7 @@ $(addprefix $(BUILD)/inputs/,$(BUILDS)): preflight ;
 # of its Python lists that name no project of the index are named, with the closest names.
 .SECONDEXPANSION:
 $(addprefix $(BUILD)/,$(addsuffix .id,$(IMAGES))): $(BUILD)/%.id: $(BUILD)/inputs/% $$(call parent_stamp,$$*) $$(call stale,$$*)
-	$(call docker_build,$*,$(call from_image,$*),$(call ref,$*),,$(call cuda_args,$*) $(call rlab_args,$*) \
-		--tag $(IMAGE_PREFIX)$*:$(TAG)$(call flavour,$*)) || { $(PYRLAB) explain-failure $*; exit 1; }
-r_sources = $(if $(or $(strip $(R_REPOS)),$(shell grep -ls '==' r_packages.lock 2>/dev/null)),yes,no)
-rlab_args = $(if $(filter rlab,$(1)),--build-arg R_SOURCES=$(r_sources))
-comma := ,
-# docker_build FOLDER,PARENT,REFERENCE,NO-CACHES,MORE: `docker build` of FOLDER/Dockerfile, its id
-# into the target. CA_CERTS is a build secret, with its checksum so that a new bundle rebuilds the
-# layer adding it; the caches' addresses are secrets too (unless NO-CACHES), never in an image.
-docker_build = $(CONTAINER_CLI) build --file $(1)/Dockerfile --network $(BUILD_NETWORK) --build-arg PARENT_IMAGE=$(2) \
-	$(if $(CA_CERTS),--secret id=ca_certs$(comma)src=$(CA_CERTS) --build-arg CA_CERTS_SHA256=$$(sha256sum < $(CA_CERTS) | cut -c1-64) \
-		--build-arg CA_CERTS_KEEP=$(CA_CERTS_KEEP)) \
-	$(if $(4),,$(if $(APTPROXY),--secret id=aptproxy$(comma)src=$(BUILD)/aptproxy) \
-		$(if $(PIPPROXY),--secret id=pipindex$(comma)src=$(BUILD)/pipindex)) \
-	--tag $(3) $(5) --iidfile $@ $(BUILD_ARGS) .
+	$(PYRLAB) build $* $(call from_image,$*) $(call ref,$*) $@
 
 # Each rebuilt image's manifest is written anew (pylab's CUDA build has its own, pylab-cudaNN).
 manifest_of = $(MANIFESTS)/$(1)$(call flavour,$(1)).json
@@ -277,7 +263,7 @@ proxies-stop: $(TOOLS) ## stop both caches; their data stays in PROXY_CACHE
 
 # The caches' image is built from the chain's base, never through the caches themselves.
 $(BUILD)/pyrlab-proxies.id: $(BUILD)/inputs/proxies $(call parent_stamp,pyrlab-base) $(call stale,pyrlab-proxies)
-	$(call docker_build,proxies,$(base_image),$(call ref,pyrlab-proxies),no-caches)
+	$(PYRLAB) build proxies $(base_image) $(call ref,pyrlab-proxies) $@ --no-caches
 
 ##@ Registry (the images for a cluster: Kubeflow Notebooks, Zero to JupyterHub)
 .PHONY: registry registry-stop push pull
@@ -299,6 +285,7 @@ z2jh-values: $(TOOLS) ## write Z2JH_VALUES for Zero to JupyterHub's chart: a pro
 
 ##@ Team server (JupyterHub spawning pylab and rlab for each user, on HUB_BIND:HUB_PORT)
 hub_cuda_image = $(IMAGE_PREFIX)pylab:latest-cuda$(CUDA_VERSION)
+comma := ,
 hub_cuda_choice = $(if $(filter $(hub_cuda_image)=%,$(IMAGE_IDS)),$(comma)pylab-cuda$(CUDA_VERSION)=$(hub_cuda_image))
 .PHONY: hub hub-stop hub-logs hub-status hub-user
 hub: $(TOOLS) $(BUILD)/pyrlab-hub.id ## start the team server (build it first when needed); prints its URL
@@ -315,7 +302,7 @@ export NAME
 
 # The team server's image, built on pyrlab-base as the caches' image is on the base.
 $(BUILD)/pyrlab-hub.id: $(BUILD)/inputs/hub $(BUILD)/pyrlab-base.id $(call stale,pyrlab-hub)
-	$(call docker_build,hub,$(call ref,pyrlab-base),$(call ref,pyrlab-hub))
+	$(PYRLAB) build hub $(call ref,pyrlab-base) $(call ref,pyrlab-hub) $@
 
 ##@ Labs (each started detached; the URL to open is printed)
 .PHONY: pylab rlab

@@ -161,6 +161,12 @@ def write_manifest(args: argparse.Namespace) -> int:
     return 0
 
 
+def build_image(args: argparse.Namespace) -> int:
+    from pyrlab.images.build import build
+
+    return build(settings(), args.folder, args.parent, args.reference, Path(args.iidfile), caches=not args.no_caches)
+
+
 def rootfs(args: argparse.Namespace) -> int:
     from pyrlab.images.rootfs import rootfs_id
 
@@ -397,6 +403,12 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("image", help="the image's name in the chain, e.g. pylab")
     command.add_argument("reference", help="the image reference, e.g. pylab:latest")
     command.add_argument("parent", help="the image it is built on")
+    command = verb("build", build_image, "build one image (make's rules call it)")
+    command.add_argument("folder", help="the folder of its Dockerfile, e.g. pylab")
+    command.add_argument("parent", help="the image it is built on")
+    command.add_argument("reference", help="its reference, e.g. pylab:latest")
+    command.add_argument("iidfile", help="where the engine writes the new image's id")
+    command.add_argument("--no-caches", action="store_true", help="not through APTPROXY and PIPPROXY")
     verb("rootfs", rootfs, "print the id of ROOTFS_IMAGE, built by mmdebstrap when missing").add_argument(
         "--anew", action="store_true", help="build it even when it exists"
     )

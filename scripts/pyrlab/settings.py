@@ -79,6 +79,9 @@ class Settings:
     debian_mirror: str
     debian_security_mirror: str
     rootfs_image: str
+    tag: str
+    build_args: str
+    cuda_image: str  # not a setting: the image CUDA_INSTALL changes (the Makefile's CUDA_IMAGE)
     cuda_install: bool
     cuda_version: str
     torch_cpu_index: str
@@ -131,6 +134,9 @@ class Settings:
             debian_mirror=_text(env, "DEBIAN_MIRROR"),
             debian_security_mirror=_text(env, "DEBIAN_SECURITY_MIRROR"),
             rootfs_image=_text(env, "ROOTFS_IMAGE"),
+            tag=_text(env, "TAG"),
+            build_args=_text(env, "BUILD_ARGS"),
+            cuda_image=_text(env, "CUDA_IMAGE"),
             cuda_install=_choice(env, "CUDA_INSTALL", ("yes", "no")) == "yes",
             cuda_version=cuda_version,
             torch_cpu_index=_text(env, "TORCH_CPU_INDEX"),

@@ -1,0 +1,65 @@
+"""`docker build` of one image from its folder's Dockerfile, on the parent make names: its tags,
+the build secrets (the CA bundle, the caches' addresses: never in an image), pylab's CUDA or CPU
+stage, and whether rlab compiles R sources. On a failure, the lines of the build's Python lists
+that name no project of the index are named."""
+
+from __future__ import annotations
+
+import hashlib
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from pyrlab.settings import Settings
+
+BUILD = Path(".build")
+R_SOURCES_IMAGE = "rlab"
+
+
+def compiles_r_sources(settings: Settings, root: Path) -> bool:
+    """R packages come from R_REPOS, or rlab's lock pins some there (name==version)."""
+    lock = root / "r_packages.lock"
+    return bool(settings.r_repos.strip()) or (lock.is_file() and "==" in lock.read_text(encoding="utf-8"))
+
+
+def build_command(
+    settings: Settings, folder: str, parent: str, reference: str, iidfile: Path, caches: bool
+) -> list[str]:
+    command = [settings.container_cli, "build", "--file", f"{folder}/Dockerfile", "--network", settings.build_network]
+    command += ["--build-arg", f"PARENT_IMAGE={parent}", "--tag", reference, "--iidfile", str(iidfile)]
+    name, _, tag = reference.rpartition(":")
+    # Each build is also tagged with TAG (today's date): `latest-cuda13` gives `20261205-cuda13`.
+    command += ["--tag", f"{name}:{tag.replace('latest', settings.tag, 1)}"] if tag.startswith("latest") else []
+    if settings.ca_certs:
+        # A build secret, with its checksum so that a new bundle rebuilds the layer adding it.
+        checksum = hashlib.sha256(Path(settings.ca_certs).read_bytes()).hexdigest()
+        command += ["--secret", f"id=ca_certs,src={settings.ca_certs}", "--build-arg", f"CA_CERTS_SHA256={checksum}"]
+        command += ["--build-arg", f"CA_CERTS_KEEP={'yes' if settings.ca_certs_keep else 'no'}"]
+    if caches and settings.apt_proxy:
+        command += ["--secret", f"id=aptproxy,src={BUILD / 'aptproxy'}"]
+    if caches and settings.pip_proxy:
+        command += ["--secret", f"id=pipindex,src={BUILD / 'pipindex'}"]
+    if folder == settings.cuda_image:  # its CUDA build is the `cuda` stage
+        cuda = ["cuda", "--build-arg", f"CUDA_VERSION={settings.cuda_version}"] if settings.cuda_install else ["cpu"]
+        command += ["--target", *cuda]
+    if folder == R_SOURCES_IMAGE:
+        command += ["--build-arg", f"R_SOURCES={'yes' if compiles_r_sources(settings, Path('.')) else 'no'}"]
+    return [*command, *shlex.split(settings.build_args), "."]
+
+
+def build(settings: Settings, folder: str, parent: str, reference: str, iidfile: Path, caches: bool) -> int:
+    """Build; the engine's output goes to the terminal. A failure is explained, then returned."""
+    command = build_command(settings, folder, parent, reference, iidfile, caches)
+    print(shlex.join(command), flush=True)
+    if subprocess.run(command, check=False).returncode == 0:
+        return 0
+    from pyrlab.images import indexnames
+
+    hint = "" if settings.ca_certs else indexnames.intercepted_tls_hint(settings.package_index)
+    problems = (
+        [] if hint else indexnames.unknown_projects(Path("."), folder, settings.package_index, settings.tls_verify)
+    )
+    for line in [f"note: {hint}"] if hint else [str(problem) for problem in problems]:
+        print(line, file=sys.stderr)
+    return 1
