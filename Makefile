@@ -402,10 +402,4 @@ docs: $(TOOLS) ## write docs/configuration.md from the Makefile's settings; run 
 	$(TOOLS_PY) -m pyrlab.configdoc
 
 help: ## show this help
-	@echo "Usage: make TARGET [VARIABLE=value ...]   Images: $(CHAIN)"
-	@awk 'BEGIN { FS = ":.*## " } \
-		/^##@/ { printf "\n%s\n", substr($$0, 5) } \
-		/^## / { doc = substr($$0, 4) } \
-		/^[A-Z_]+ \?=/ { name = $$1; sub(/ .*/, "", name); value = $$0; sub(/^[A-Z_]+ \?= ?/, "", value); \
-			printf "  %-15s %s\n  %15s (default: %s)\n", name, doc, "", value } \
-		/^[a-z0-9 %-]+:.*## / { printf "  %-15s %s\n", $$1, $$2 }' $(firstword $(MAKEFILE_LIST))
+	@PYTHONPATH=scripts python3 -m pyrlab.configdoc help $(CHAIN)

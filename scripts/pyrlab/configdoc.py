@@ -1,8 +1,10 @@
-"""docs/configuration.md, generated from the Makefile's one declaration of each setting.
+"""`make help` and docs/configuration.md, from the Makefile's one declaration of each setting and
+target.
 
-Each setting is a `## what it does` line directly above its `NAME ?= default` line; `make help`
-prints the same lines. A run of settings whose docs start with the same `Prefix: ` (the team
-server's) becomes a section of its own, after the general table. Standard library only: `make docs` needs nothing else.
+Each setting is a `## what it does` line directly above its `NAME ?= default` line; a target says
+what it does after `## ` on its own line; `##@ Title` starts a section. A run of settings whose
+docs start with the same `Prefix: ` (the team server's) becomes a section of its own in the page,
+after the general table. Standard library only: `make help` runs it before `.venv` exists.
 """
 
 from __future__ import annotations
@@ -119,9 +121,31 @@ def write(root: Path) -> str:
     return f"wrote {OUTPUT}"
 
 
-def main() -> int:
+_TARGET = re.compile(r"^([a-z0-9 %-]+):.*?## (.*)$")
+
+
+def help_text(makefile: str, chain: str) -> str:
+    """What `make help` prints: each section's targets and settings, each setting with its default."""
+    lines = [f"Usage: make TARGET [VARIABLE=value ...]   Images: {chain}"]
+    documented = {setting.name: setting for setting in settings(makefile)}
+    for line in makefile.splitlines():
+        setting, target = _SETTING.match(line), _TARGET.match(line)
+        if line.startswith("##@ "):
+            lines += ["", line[4:]]
+        elif setting:
+            described = documented[setting[1]]
+            lines += [f"  {described.name:<15} {described.doc}", f"  {'':15} (default: {described.default})"]
+        elif target:
+            lines.append(f"  {target[1]:<15} {target[2]}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
     try:
-        print(write(Path(".")))
+        if argv[:1] == ["help"]:
+            print(help_text(MAKEFILE.read_text(encoding="utf-8"), " ".join(argv[1:])))
+        else:
+            print(write(Path(".")))
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -129,4 +153,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -51,3 +51,15 @@ def test_make_docs_writes_only_a_changed_page(tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     assert configdoc.write(tmp_path) == "wrote docs/configuration.md"
     assert configdoc.write(tmp_path) == "docs/configuration.md is up to date"
+
+
+def test_help_shows_each_section_target_and_setting_with_its_default() -> None:
+    makefile = "##@ Build\n## Where it goes\nOUT ?= out\nbuild: deps ## build it\nhidden: ; @true\n"
+    assert configdoc.help_text(makefile, "a:BASE").splitlines() == [
+        "Usage: make TARGET [VARIABLE=value ...]   Images: a:BASE",
+        "",
+        "Build",
+        f"  {'OUT':<15} Where it goes",
+        f"  {'':15} (default: out)",
+        f"  {'build':<15} build it",
+    ]
