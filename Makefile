@@ -143,8 +143,8 @@ ref = $(IMAGE_PREFIX)$(1):latest$(call flavour,$(1))
 # BASE=python: the digest `make lock` pinned in base.lock (one line), else the tag.
 BASE_LOCK := $(strip $(file <base.lock))
 # What the engine has, asked once a run: BASE=auto decided (no registry is asked), and one
-# `docker image ls` telling which names carry which ids (for the stamps below). Each question costs
-# about 0.03 s, so a run whose goals only start, stop or show a lab, or write the docs, which build nothing, skips both.
+# `docker image ls` telling which names carry which ids (for the stamps below). A run whose goals
+# build nothing (start, stop or show a lab, write the docs) asks neither.
 LAB_GOALS := pylab rlab pylab-stop rlab-stop stop status pylab-logs rlab-logs pylab-shell rlab-shell password help docs
 ifneq ($(filter-out $(LAB_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
 CHAIN_BASE := $(if $(filter auto,$(BASE)),$(shell $(CONTAINER_CLI) image inspect $(or $(BASE_LOCK),python:$(PYTHONBASE)) >/dev/null 2>&1 \
@@ -182,9 +182,7 @@ preflight: check | $(BUILD)
 	@$(PYRLAB) prepare $(if $(filter python,$(CHAIN_BASE)),--pull-base $(base_image)) $(BUILDS)
 $(addprefix $(BUILD)/inputs/,$(BUILDS)): preflight ;
 
-# Each image of the chain, by one rule. pylab's CUDA build is its `cuda` stage; rlab compiles R
-# sources only when some come from R_REPOS (or its lock pins some). When a build fails, the lines
-# of its Python lists that name no project of the index are named, with the closest names.
+# Each image of the chain, by one rule; pyrlab.images.build says how.
 .SECONDEXPANSION:
 $(addprefix $(BUILD)/,$(addsuffix .id,$(IMAGES))): $(BUILD)/%.id: $(BUILD)/inputs/% $$(call parent_stamp,$$*) $$(call stale,$$*)
 	$(PYRLAB) build $* $(call from_image,$*) $(call ref,$*) $@
@@ -198,7 +196,7 @@ $(foreach image,$(IMAGES),$(call manifest_of,$(image))): $(MANIFESTS)/%.json: $(
 	@$(call write_manifest,$(call image_of_manifest,$*))
 
 .PHONY: rootfs
-rootfs: ## build $(ROOTFS_IMAGE) anew from the Debian archive with mmdebstrap (about 20 s; for BASE=rootfs)
+rootfs: ## build $(ROOTFS_IMAGE) anew from the Debian archive with mmdebstrap (for BASE=rootfs)
 	rm -f $(BUILD)/rootfs.id
 	$(MAKE) --no-print-directory $(BUILD)/rootfs.id REBUILD_ROOTFS=yes
 
