@@ -22,6 +22,7 @@ from harness.hubclient import HubClientError, HubUser
 from harness.imagelab import cell_through_hub
 from harness.makefile import copy_project, free_port
 from harness.makerun import REPO, SCRATCH_PREFIX, make, scratch_make
+from pyrlab.inside.contract import GPU_LABEL, HUB_LABEL, USER_LABEL
 
 IMAGES = {link.image: link.reference for link in read_chain(REPO)}
 
@@ -215,7 +216,7 @@ def test_shared_data_is_read_only(hub: Hub, alice: HubUser, docker_client: Any) 
 
 def hold_gpu(client: Any, hub: Hub, user: str, gpu: str) -> Any:
     """A running server of this hub that holds a GPU, as a lab on a GPU machine would."""
-    labels = {"pyrlab.hub": hub.name, "pyrlab.hub.user": user, "pyrlab.hub.gpus": gpu}
+    labels = {HUB_LABEL: hub.name, USER_LABEL: user, GPU_LABEL: gpu}
     return client.containers.run(IMAGES["pyrlab-base"], ["sleep", "600"], detach=True, labels=labels, entrypoint=[])
 
 
@@ -292,7 +293,7 @@ def test_a_spawn_that_names_no_image_runs_the_first_choice(hub: Hub, docker_clie
     assert asked.status_code in (201, 202, 302), asked.text[:500]
     try:
         wait_until_ready(user)
-        [container] = docker_client.containers.list(filters={"label": f"pyrlab.hub.user={name}"})
+        [container] = docker_client.containers.list(filters={"label": f"{USER_LABEL}={name}"})
         assert container.image.id == docker_client.images.get(IMAGES["pylab"]).id
     finally:
         user.stop()
