@@ -134,7 +134,10 @@ export PYRLAB_MAKEFILE_SETTINGS := $(foreach setting,$(SETTINGS),$(if $(filter f
 # rebuilds and the tests each image inherits from its parents all derive from it.
 CHAIN := pyrlab-base:BASE pylab:pyrlab-base rlab-base:pyrlab-base rlab:rlab-base
 IMAGES := $(foreach link,$(CHAIN),$(firstword $(subst :, ,$(link))))
-parent = $(word 2,$(subst :, ,$(filter $(1):%,$(CHAIN))))
+# The images of the team server and of the caches, built the same way: IMAGE:PARENT:FOLDER.
+SERVICES := pyrlab-hub:pyrlab-base:hub pyrlab-proxies:BASE:proxies
+parent = $(word 2,$(subst :, ,$(filter $(1):%,$(CHAIN) $(SERVICES))))
+folder = $(or $(word 3,$(subst :, ,$(filter $(1):%,$(SERVICES)))),$(1))
 lineage = $(if $(filter BASE,$(call parent,$(1))),,$(call lineage,$(call parent,$(1)))) $(1)
 # The image that CUDA_INSTALL changes; its CUDA build carries -cudaNN in its tags.
 export CUDA_IMAGE := pylab
@@ -176,16 +179,17 @@ build: $(addprefix build-,$(IMAGES)) ## build every image; only what changed is 
 # .build/ that the builds read (what each list installs, snapshots, R_REPOS, the caches' secrets),
 # each only when its content changes, and a digest of each build's inputs in .build/inputs/BUILD.
 # make compares nothing else: a build runs when its inputs' digest, its parent or its image changed.
-BUILDS := $(IMAGES) proxies hub
+BUILDS := $(foreach image,$(IMAGES) $(SERVICES),$(call folder,$(firstword $(subst :, ,$(image)))))
 .PHONY: preflight
 preflight: check | $(BUILD)
 	@$(PYRLAB) prepare $(if $(filter python,$(CHAIN_BASE)),--pull-base $(base_image)) $(BUILDS)
 $(addprefix $(BUILD)/inputs/,$(BUILDS)): preflight ;
 
-# Each image of the chain, by one rule; pyrlab.images.build says how.
+# Every image, by one rule; pyrlab.images.build says how.
 .SECONDEXPANSION:
-$(addprefix $(BUILD)/,$(addsuffix .id,$(IMAGES))): $(BUILD)/%.id: $(BUILD)/inputs/% $$(call parent_stamp,$$*) $$(call stale,$$*)
-	$(PYRLAB) build $* $(call from_image,$*) $(call ref,$*) $@
+$(foreach image,$(IMAGES) $(SERVICES),$(BUILD)/$(firstword $(subst :, ,$(image))).id): $(BUILD)/%.id: \
+		$$(BUILD)/inputs/$$(call folder,$$*) $$(call parent_stamp,$$*) $$(call stale,$$*)
+	$(PYRLAB) build $(call folder,$*) $(call from_image,$*) $(call ref,$*) $@
 
 # Each rebuilt image's manifest is written anew (pylab's CUDA build has its own, pylab-cudaNN).
 manifest_of = $(MANIFESTS)/$(1)$(call flavour,$(1)).json
@@ -259,10 +263,6 @@ proxies: $(TOOLS) $(BUILD)/pyrlab-proxies.id ## start both caches (containers of
 proxies-stop: $(TOOLS) ## stop both caches; their data stays in PROXY_CACHE
 	$(PYRLAB) proxies-stop
 
-# The caches' image is built from the chain's base, never through the caches themselves.
-$(BUILD)/pyrlab-proxies.id: $(BUILD)/inputs/proxies $(call parent_stamp,pyrlab-base) $(call stale,pyrlab-proxies)
-	$(PYRLAB) build proxies $(base_image) $(call ref,pyrlab-proxies) $@ --no-caches
-
 ##@ Registry (the images for a cluster: Kubeflow Notebooks, Zero to JupyterHub)
 .PHONY: registry registry-stop push pull
 registry: $(TOOLS) $(BUILD)/pyrlab-proxies.id ## start a registry on 127.0.0.1:REGISTRY_PORT (a container of pyrlab-proxies), its data in REGISTRY_DATA; logs Docker in
@@ -297,10 +297,6 @@ hub-status: $(TOOLS) ## the team server and each user's lab: image, GPUs, state
 hub-user: $(TOOLS) ## add a user (NAME=alice) or authorize one who signed up; prints a new password
 	$(PYRLAB) hub-user "$$NAME"
 export NAME
-
-# The team server's image, built on pyrlab-base as the caches' image is on the base.
-$(BUILD)/pyrlab-hub.id: $(BUILD)/inputs/hub $(BUILD)/pyrlab-base.id $(call stale,pyrlab-hub)
-	$(PYRLAB) build hub $(call ref,pyrlab-base) $(call ref,pyrlab-hub) $@
 
 ##@ Labs (each started detached; the URL to open is printed)
 .PHONY: pylab rlab

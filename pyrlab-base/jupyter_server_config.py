@@ -178,7 +178,7 @@ os.umask(UMASK)
 # Listen on every interface inside the container; the host publishes the port on
 # 127.0.0.1 only (BIND_ADDRESS in the Makefile).
 c.ServerApp.ip = "0.0.0.0"
-c.ServerApp.port = int(os.environ.get("JUPYTER_PORT", "8888"))
+c.ServerApp.port = int(os.environ["JUPYTER_PORT"])  # the image's ENV, or the container's
 c.ServerApp.open_browser = False
 # Jupyter answers only requests whose Host is a loopback name or address, so that a web page of
 # another site cannot reach the lab through DNS rebinding. `make pylab` lifts this for a

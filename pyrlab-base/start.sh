@@ -275,7 +275,7 @@ as_user() {
         fi
         if [[ -n $prefix ]]; then
             # Kubeflow Notebooks: its gateway authenticates and proxies $NB_PREFIX to port 8888,
-            # as the notebook controller expects of every image. Behind it the Host header is the
+            # as the notebook controller expects of every image (its port, whatever JUPYTER_PORT says). Behind it the Host header is the
             # page's, so Jupyter's same-origin check holds; NB_ALLOW_ORIGIN widens it on purpose.
             log "NB_PREFIX=$prefix: serving Kubeflow's way on 0.0.0.0:8888 under it, authentication left to its gateway"
             set -- "$@" "--ServerApp.base_url=$prefix" --ServerApp.ip=0.0.0.0 --ServerApp.port=8888 \

@@ -164,7 +164,7 @@ def write_manifest(args: argparse.Namespace) -> int:
 def build_image(args: argparse.Namespace) -> int:
     from pyrlab.images.build import build
 
-    return build(settings(), args.folder, args.parent, args.reference, Path(args.iidfile), caches=not args.no_caches)
+    return build(settings(), args.folder, args.parent, args.reference, Path(args.iidfile))
 
 
 def rootfs(args: argparse.Namespace) -> int:
@@ -408,7 +408,6 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("parent", help="the image it is built on")
     command.add_argument("reference", help="its reference, e.g. pylab:latest")
     command.add_argument("iidfile", help="where the engine writes the new image's id")
-    command.add_argument("--no-caches", action="store_true", help="not through APTPROXY and PIPPROXY")
     verb("rootfs", rootfs, "print the id of ROOTFS_IMAGE, built by mmdebstrap when missing").add_argument(
         "--anew", action="store_true", help="build it even when it exists"
     )

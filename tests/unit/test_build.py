@@ -56,3 +56,9 @@ def test_rlab_compiles_r_sources_only_with_r_repos(monkeypatch: pytest.MonkeyPat
     assert "R_SOURCES=no" in value_after(command("rlab", "rlab:latest"), "--build-arg")
     monkeypatch.setenv("R_REPOS", "file:///srv/cran")
     assert "R_SOURCES=yes" in value_after(command("rlab", "rlab:latest"), "--build-arg")
+
+
+def test_the_dockerfiles_get_the_contracts_ports() -> None:
+    assert "JUPYTER_PORT=8888" in value_after(command("pyrlab-base", "pyrlab-base:latest"), "--build-arg")
+    pylab = value_after(command("pylab", "pylab:latest"), "--build-arg")
+    assert {"DTALE_PORT=40000", "TENSORBOARD_PORT=6006"} <= set(pylab)

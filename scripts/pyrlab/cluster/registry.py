@@ -23,12 +23,13 @@ import requests
 from pyrlab.engine import EngineError, container_logs, container_state, image_facts
 from pyrlab.engine import run as run_cli
 from pyrlab.images.manifest import write_manifest
+from pyrlab.inside.contract import REGISTRY_PORT
 from pyrlab.inside.errors import UserError
 from pyrlab.labs.ports import Publish, check_port_free
 from pyrlab.labs.private import notebook_ids, read_private
 
 USER = "pyrlab"
-CONTAINER_PORT = 5000
+CONTAINER_PORT = REGISTRY_PORT
 PASSWORD_FILE = "registry-password"  # noqa: S105 - the name of the file, not a password
 # host[:port][/path], as Docker names a repository's prefix (lower case, no scheme, no tag).
 REGISTRY_FORMAT = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*$")
@@ -54,7 +55,8 @@ def start(cli: str, image: str, data: Path, port: int, timeout: float = 60.0) ->
     run_cli(
         cli,
         *("run", "--detach", "--name", name, "--user", f"{uid}:{gid}", "--label", "pyrlab.registry=yes"),
-        *("--volume", f"{data}:/data", "--publish", f"127.0.0.1:{port}:{CONTAINER_PORT}", image, "registry"),
+        *("--env", f"PYRLAB_PORT={CONTAINER_PORT}", "--volume", f"{data}:/data"),
+        *("--publish", f"127.0.0.1:{port}:{CONTAINER_PORT}", image, "registry"),
     )
     url = f"http://127.0.0.1:{port}/v2/"
     deadline = time.monotonic() + timeout

@@ -11,10 +11,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pyrlab.inside.contract import DTALE_PORT, JUPYTER_PORT, TENSORBOARD_PORT
 from pyrlab.settings import Settings
 
 BUILD = Path(".build")
 R_SOURCES_IMAGE = "rlab"
+# The contract's facts a Dockerfile needs, as build arguments of the images that use them.
+CONTRACT_ARGS = {
+    "pyrlab-base": {"JUPYTER_PORT": JUPYTER_PORT},
+    "pylab": {"DTALE_PORT": DTALE_PORT, "TENSORBOARD_PORT": TENSORBOARD_PORT},
+}
+# The caches' image is never built through the caches themselves.
+WITHOUT_CACHES = "proxies"
 
 
 def compiles_r_sources(settings: Settings, root: Path) -> bool:
@@ -43,14 +51,16 @@ def build_command(
     if folder == settings.cuda_image:  # its CUDA build is the `cuda` stage
         cuda = ["cuda", "--build-arg", f"CUDA_VERSION={settings.cuda_version}"] if settings.cuda_install else ["cpu"]
         command += ["--target", *cuda]
+    for argument, value in CONTRACT_ARGS.get(folder, {}).items():
+        command += ["--build-arg", f"{argument}={value}"]
     if folder == R_SOURCES_IMAGE:
         command += ["--build-arg", f"R_SOURCES={'yes' if compiles_r_sources(settings, Path('.')) else 'no'}"]
     return [*command, *shlex.split(settings.build_args), "."]
 
 
-def build(settings: Settings, folder: str, parent: str, reference: str, iidfile: Path, caches: bool) -> int:
+def build(settings: Settings, folder: str, parent: str, reference: str, iidfile: Path) -> int:
     """Build; the engine's output goes to the terminal. A failure is explained, then returned."""
-    command = build_command(settings, folder, parent, reference, iidfile, caches)
+    command = build_command(settings, folder, parent, reference, iidfile, caches=folder != WITHOUT_CACHES)
     print(shlex.join(command), flush=True)
     if subprocess.run(command, check=False).returncode == 0:
         return 0

@@ -12,6 +12,7 @@ import requests
 
 from pyrlab.engine import EngineError, container_logs, container_state
 from pyrlab.engine import run as run_cli
+from pyrlab.inside.contract import APT_CACHE_PORT, DEVPI_PORT
 from pyrlab.labs.ports import Publish, check_port_free
 from pyrlab.labs.private import notebook_ids
 
@@ -29,7 +30,10 @@ class Cache:
         return f"pyrlab-{self.kind}-cache-{port}"
 
 
-CACHES = (Cache("apt", "APTPROXY", "APTCACHE_PORT", 3142), Cache("pypi", "PIPPROXY", "DEVPI_PORT", 3141))
+CACHES = (
+    Cache("apt", "APTPROXY", "APTCACHE_PORT", APT_CACHE_PORT),
+    Cache("pypi", "PIPPROXY", "DEVPI_PORT", DEVPI_PORT),
+)
 
 
 def answers(url: str, timeout: float = 5.0) -> str | None:
@@ -68,7 +72,8 @@ def start(cli: str, image: str, data: Path, ports: dict[str, int], offline: bool
         run_cli(
             cli,
             *("run", "--detach", "--name", name, "--user", f"{uid}:{gid}", "--label", f"pyrlab.cache={cache.kind}"),
-            *("--env", f"PYRLAB_OFFLINE={'yes' if offline else 'no'}", "--volume", f"{data}:/data"),
+            *("--env", f"PYRLAB_OFFLINE={'yes' if offline else 'no'}", "--env", f"PYRLAB_PORT={cache.container_port}"),
+            *("--volume", f"{data}:/data"),
             *("--publish", f"127.0.0.1:{port}:{cache.container_port}", image, cache.kind),
         )
         settings.append((cache, name, f"http://127.0.0.1:{port}"))

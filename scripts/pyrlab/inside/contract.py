@@ -11,6 +11,10 @@ DTALE_PORT = 40000  # pylab's D-Tale, behind Jupyter at /proxy/40000/
 TENSORBOARD_PORT = 6006  # pylab's TensorBoard, behind Jupyter at /proxy/6006/
 HUB_PROXY_PORT = 8000  # the team server's public port: configurable-http-proxy
 HUB_API_PORT = 8081  # the hub's own API, for its labs and services on its network
+# The ports of pyrlab-proxies' servers in their containers (`serve` listens where it is told).
+APT_CACHE_PORT = 3142  # apt-cacher-ng
+DEVPI_PORT = 3141  # devpi-server
+REGISTRY_PORT = 5000  # Debian's docker-registry
 
 # The notebook user of the images (docker-stacks' jovyan) and its folders.
 NOTEBOOK_USER = "jovyan"

@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from harness.imagelab import REPO, CellResult, Lab, exec_output, run_once, started
+from pyrlab.inside.contract import JUPYTER_PORT
 from pyrlab.inside.lists import read_entries
 
 # A wheel written by hand inside the container, so installing it needs no package index.
@@ -206,3 +207,8 @@ def test_a_uid_without_a_passwd_entry_is_named_the_notebook_user(docker_client: 
         shell = exec_output(lab.container, ["bash", "-ic", "id"])
         assert "uid=4321(jovyan) gid=4322(jovyan)" in shell
         assert "100(users)" in shell
+
+
+def test_jupyter_listens_on_the_contracts_port(docker_client: Any, image: str) -> None:
+    """The image's JUPYTER_PORT is the one the host side publishes and probes."""
+    assert f"JUPYTER_PORT={JUPYTER_PORT}" in docker_client.images.get(image).attrs["Config"]["Env"]
