@@ -225,7 +225,7 @@ DEBIAN_R_NAMES := $(BUILD)/debian-r-packages.txt
 build-rlab-base: $(DEBIAN_R_NAMES)
 $(BUILD)/rlab.id: $(DEBIAN_R_NAMES)
 $(DEBIAN_R_NAMES): $(BUILD)/rlab-base.id
-	$(CONTAINER_CLI) run --rm --network none --entrypoint cat $(call ref,rlab-base) /usr/local/share/pyrlab/debian-r-packages.txt > $@
+	$(PYRLAB) debian-r-names $(call ref,rlab-base) > $@
 
 ##@ Locks and manifests
 .PHONY: lock upgrade outdated manifest
@@ -236,8 +236,7 @@ upgrade: $(TOOLS) $(call parent_stamp,pyrlab-base) ## like lock, to the newest v
 outdated: $(TOOLS) ## report the pins that have newer releases (Python from the package index, Debian and R from apt); changes nothing
 	$(PYRLAB) outdated $(base_image)
 manifest: $(TOOLS) ## write MANIFESTS/<image>.json and .md for every built image: packages and versions, kernels, size
-	$(foreach image,$(IMAGES),if $(CONTAINER_CLI) image inspect $(call ref,$(image)) >/dev/null 2>&1; then \
-		$(call write_manifest,$(image)); else echo "$(call ref,$(image)) is not built: no manifest"; fi;)
+	$(foreach image,$(IMAGES),$(call write_manifest,$(image)) --if-built;)
 
 # pyrlab's own commands need only the runtime tools; the tests and lint add theirs. Both at the
 # versions of scripts/constraints.txt.
@@ -379,14 +378,10 @@ bench: $(TEST_TOOLS) ## measure builds, start and first cells against the target
 .PHONY: clean clean-images clean-rootfs chain help docs
 clean: clean-images $(TOOLS) ## remove pyrlab's images (every tag) and pyrlab's build cache (layers, cache mounts; other projects' stays); keeps the rootfs
 	$(PYRLAB) clean-cache
-# By name and tag, never by id: an image id can also carry names that are not pyrlab's.
-clean-images: ## remove pyrlab's images (every tag), not the build cache
-	$(foreach image,$(IMAGES),refs=$$($(CONTAINER_CLI) image ls --format '{{.Repository}}:{{.Tag}}' $(IMAGE_PREFIX)$(image)); \
-		if [[ -n $$refs ]]; then $(CONTAINER_CLI) image rm $$refs; fi;)
-	rm -f $(addprefix $(BUILD)/,$(addsuffix .id,$(IMAGES)))
-clean-rootfs: ## remove the image of `make rootfs`
-	if $(CONTAINER_CLI) image inspect $(ROOTFS_IMAGE) >/dev/null 2>&1; then $(CONTAINER_CLI) image rm $(ROOTFS_IMAGE); fi
-	rm -f $(BUILD)/rootfs.id
+clean-images: $(TOOLS) ## remove pyrlab's images (every tag), not the build cache
+	$(PYRLAB) clean-images $(foreach image,$(IMAGES),$(image)=$(IMAGE_PREFIX)$(image))
+clean-rootfs: $(TOOLS) ## remove the image of `make rootfs`
+	$(PYRLAB) clean-rootfs
 
 chain: ## print the image chain, IMAGE PARENT IMAGE-REFERENCE a line (read by the tests)
 	@$(foreach image,$(IMAGES),echo "$(image) $(call parent,$(image)) $(call ref,$(image))";)

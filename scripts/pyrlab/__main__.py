@@ -93,6 +93,31 @@ def clean_cache(_: argparse.Namespace) -> int:
     return 0
 
 
+def clean_images(args: argparse.Namespace) -> int:
+    from pyrlab.images import clean
+
+    images = dict(pair.split("=", 1) for pair in args.images)
+    removed = clean.remove_images(settings().container_cli, images)
+    print(f"removed {' '.join(removed)}" if removed else "no image of pyrlab's to remove")
+    return 0
+
+
+def clean_rootfs(_: argparse.Namespace) -> int:
+    from pyrlab.images import clean
+
+    configured = settings()
+    removed = clean.remove_rootfs(configured.container_cli, configured.rootfs_image)
+    print(f"removed {configured.rootfs_image}" if removed else f"{configured.rootfs_image} was not here")
+    return 0
+
+
+def debian_r_names(args: argparse.Namespace) -> int:
+    from pyrlab.images import clean
+
+    print(clean.debian_r_names(settings().container_cli, args.image), end="")
+    return 0
+
+
 def show_inputs(args: argparse.Namespace) -> int:
     from pyrlab.images import prepare
 
@@ -152,9 +177,13 @@ def report_outdated(args: argparse.Namespace) -> int:
 
 
 def write_manifest(args: argparse.Namespace) -> int:
+    from pyrlab.engine import image_facts
     from pyrlab.images import manifest
 
     configured = settings()
+    if args.if_built and image_facts(configured.container_cli, args.reference) is None:
+        print(f"{args.reference} is not built: no manifest")
+        return 0
     described = manifest.describe(configured.container_cli, args.image, args.reference, args.parent)
     as_json, as_markdown = manifest.write_manifest(configured.manifests, described)
     print(f"wrote {as_json} and {as_markdown}")
@@ -381,6 +410,13 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("--pull-base", default="", help="the python base image, pulled now when it is not here")
     verb("inputs", show_inputs, "print every file a build reads").add_argument("build", help="e.g. pylab")
     verb("clean-cache", clean_cache, "remove pyrlab's build cache, not other projects'")
+    verb("clean-images", clean_images, "remove pyrlab's images, every tag").add_argument(
+        "images", nargs="*", help="IMAGE=REPOSITORY, e.g. pylab=me/pylab"
+    )
+    verb("clean-rootfs", clean_rootfs, "remove the image of `make rootfs`")
+    verb("debian-r-names", debian_r_names, "print the Debian R packages rlab-base knows").add_argument(
+        "image", help="rlab-base's reference"
+    )
     verb("explain-failure", explain_failure, "after a failed build: lines naming no project").add_argument(
         "build", help="e.g. pylab"
     )
@@ -403,9 +439,11 @@ def parser() -> argparse.ArgumentParser:
     command.add_argument("image", help="the image's name in the chain, e.g. pylab")
     command.add_argument("reference", help="the image reference, e.g. pylab:latest")
     command.add_argument("parent", help="the image it is built on")
+    command.add_argument("--if-built", action="store_true", help="say so and write nothing when it is not built")
     command = verb("build", build_image, "build one image (make's rules call it)")
     command.add_argument("folder", help="the folder of its Dockerfile, e.g. pylab")
     command.add_argument("parent", help="the image it is built on")
+    command.add_argument("--if-built", action="store_true", help="say so and write nothing when it is not built")
     command.add_argument("reference", help="its reference, e.g. pylab:latest")
     command.add_argument("iidfile", help="where the engine writes the new image's id")
     verb("rootfs", rootfs, "print the id of ROOTFS_IMAGE, built by mmdebstrap when missing").add_argument(
