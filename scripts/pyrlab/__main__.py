@@ -71,21 +71,6 @@ def prepare_builds(args: argparse.Namespace) -> int:
     return 0
 
 
-def explain_failure(args: argparse.Namespace) -> int:
-    """After a build failed: name the lines of its Python lists that the index does not have."""
-    from pyrlab.images import indexnames
-
-    configured = settings()
-    hint = "" if configured.ca_certs else indexnames.intercepted_tls_hint(configured.package_index)
-    if hint:
-        print(f"note: {hint}", file=sys.stderr)
-        return 1
-    problems = indexnames.unknown_projects(Path("."), args.build, configured.package_index, configured.tls_verify)
-    if problems:
-        print("\n".join(str(problem) for problem in problems), file=sys.stderr)
-    return 1 if problems else 0
-
-
 def clean_cache(_: argparse.Namespace) -> int:
     from pyrlab.images import buildcache
 
@@ -416,9 +401,6 @@ def parser() -> argparse.ArgumentParser:
     verb("clean-rootfs", clean_rootfs, "remove the image of `make rootfs`")
     verb("debian-r-names", debian_r_names, "print the Debian R packages rlab-base knows").add_argument(
         "image", help="rlab-base's reference"
-    )
-    verb("explain-failure", explain_failure, "after a failed build: lines naming no project").add_argument(
-        "build", help="e.g. pylab"
     )
     for name, run in (("lock", lock_lists), ("outdated", report_outdated)):
         command = verb(name, run, f"{name} the lists")

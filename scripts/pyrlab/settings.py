@@ -44,6 +44,10 @@ def _choice(environment: Mapping[str, str], name: str, allowed: tuple[str, ...])
     return value
 
 
+def _yes(environment: Mapping[str, str], name: str) -> bool:
+    return _choice(environment, name, ("yes", "no")) == "yes"
+
+
 def _port(environment: Mapping[str, str], name: str) -> int:
     text = _text(environment, name)
     if not text.isdigit() or not 0 < int(text) < 65536:
@@ -137,21 +141,21 @@ class Settings:
             tag=_text(env, "TAG"),
             build_args=_text(env, "BUILD_ARGS"),
             cuda_image=_text(env, "CUDA_IMAGE"),
-            cuda_install=_choice(env, "CUDA_INSTALL", ("yes", "no")) == "yes",
+            cuda_install=_yes(env, "CUDA_INSTALL"),
             cuda_version=cuda_version,
             torch_cpu_index=_text(env, "TORCH_CPU_INDEX"),
             apt_proxy=_text(env, "APTPROXY"),
             pip_proxy=_text(env, "PIPPROXY"),
             ca_certs=ca_certs,
-            ca_certs_keep=_choice(env, "CA_CERTS_KEEP", ("yes", "no")) == "yes",
+            ca_certs_keep=_yes(env, "CA_CERTS_KEEP"),
             r_repos=_text(env, "R_REPOS"),
             build_network=_text(env, "BUILD_NETWORK"),
-            allow_direct_urls=_choice(env, "ALLOW_DIRECT_URLS", ("yes", "no")) == "yes",
+            allow_direct_urls=_yes(env, "ALLOW_DIRECT_URLS"),
             manifests=Path(_text(env, "MANIFESTS")),
             proxy_cache=Path(_text(env, "PROXY_CACHE")).expanduser(),
             aptcache_port=_port(env, "APTCACHE_PORT"),
             devpi_port=_port(env, "DEVPI_PORT"),
-            proxies_offline=_choice(env, "PROXIES_OFFLINE", ("yes", "no")) == "yes",
+            proxies_offline=_yes(env, "PROXIES_OFFLINE"),
             registry=_text(env, "REGISTRY"),
             registry_port=_port(env, "REGISTRY_PORT"),
             registry_data=Path(_text(env, "REGISTRY_DATA")).expanduser(),
@@ -165,7 +169,7 @@ class Settings:
             dtport=_port(env, "DTPORT"),
             tfport=_port(env, "TFPORT"),
             rport=_port(env, "RPORT"),
-            publish_tools=_choice(env, "PUBLISH_TOOLS", ("yes", "no")) == "yes",
+            publish_tools=_yes(env, "PUBLISH_TOOLS"),
         )
 
     def base_choice(self) -> str:

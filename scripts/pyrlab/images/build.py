@@ -11,10 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pyrlab.images.prepare import BUILD
 from pyrlab.inside.contract import DTALE_PORT, JUPYTER_PORT, TENSORBOARD_PORT
 from pyrlab.settings import Settings
 
-BUILD = Path(".build")
 R_SOURCES_IMAGE = "rlab"
 # The contract's facts a Dockerfile needs, as build arguments of the images that use them.
 CONTRACT_ARGS = {
@@ -64,12 +64,18 @@ def build(settings: Settings, folder: str, parent: str, reference: str, iidfile:
     print(shlex.join(command), flush=True)
     if subprocess.run(command, check=False).returncode == 0:
         return 0
+    for line in failure_notes(settings, folder):
+        print(line, file=sys.stderr)
+    return 1
+
+
+def failure_notes(settings: Settings, folder: str) -> list[str]:
+    """After a failed build: a TLS-intercepting proxy without CA_CERTS, else the lines of the
+    build's Python lists that name no project of the index, with the closest names."""
     from pyrlab.images import indexnames
 
     hint = "" if settings.ca_certs else indexnames.intercepted_tls_hint(settings.package_index)
-    problems = (
-        [] if hint else indexnames.unknown_projects(Path("."), folder, settings.package_index, settings.tls_verify)
-    )
-    for line in [f"note: {hint}"] if hint else [str(problem) for problem in problems]:
-        print(line, file=sys.stderr)
-    return 1
+    if hint:
+        return [f"note: {hint}"]
+    problems = indexnames.unknown_projects(Path("."), folder, settings.package_index, settings.tls_verify)
+    return [str(problem) for problem in problems]

@@ -3,11 +3,8 @@ an id can also carry names that are not pyrlab's), with the stamps that recorded
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pyrlab.engine import image_facts, run
-
-BUILD = Path(".build")
+from pyrlab.images.prepare import BUILD
 
 
 def remove_images(cli: str, images: dict[str, str]) -> list[str]:
