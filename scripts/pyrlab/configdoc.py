@@ -1,5 +1,5 @@
-"""`make help` and docs/configuration.md, from the Makefile's one declaration of each setting and
-target.
+"""`make help` and docs/configuration.md, from the one declaration of each setting (settings.mk)
+and target (the Makefile).
 
 Each setting is a `## what it does` line directly above its `NAME ?= default` line; a target says
 what it does after `## ` on its own line; `##@ Title` starts a section. A run of settings whose
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from pyrlab.inside.errors import UserError
 
+SETTINGS = Path("settings.mk")
 MAKEFILE = Path("Makefile")
 OUTPUT = Path("docs/configuration.md")
 
@@ -27,17 +28,17 @@ _PREFIX = re.compile(r"^([A-Z][A-Za-z ]*?)(?: \([^)]*\))?: (.*)$")
 HEADER = """\
 # Configuration
 
-<!-- Written by `make docs` from the Makefile's `##` lines; do not edit by hand. -->
+<!-- Written by `make docs` from the `##` lines of settings.mk; do not edit by hand. -->
 
 Set each variable on the command line (`make build BASE=rootfs`), in the environment, or in an
 untracked `local.mk`, one `VARIABLE = value` a line; make reads that file before the defaults.
 `make help` prints the same list. To add a setting, write a `##` line and a `NAME ?= default` line
-in the Makefile, then run `make docs`.
+in settings.mk, then run `make docs`.
 """
 
 
 class ConfigDocError(UserError):
-    """A setting of the Makefile without its `##` line."""
+    """A setting of settings.mk without its `##` line."""
 
 
 @dataclass(frozen=True)
@@ -47,15 +48,15 @@ class Setting:
     doc: str
 
 
-def settings(makefile: str) -> list[Setting]:
-    """Every `NAME ?= default` of the Makefile, in order, with the `##` line directly above it."""
+def settings(text: str) -> list[Setting]:
+    """Every `NAME ?= default` of settings.mk, in order, with the `##` line directly above it."""
     found: list[Setting] = []
     previous = ""
-    for number, line in enumerate(makefile.splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         match = _SETTING.match(line)
         if match:
             if not previous.startswith("## "):
-                raise ConfigDocError(f"Makefile:{number}: {match[1]} has no `## what it does` line directly above it")
+                raise ConfigDocError(f"{SETTINGS}:{number}: {match[1]} has no `## what it does` line directly above it")
             found.append(Setting(match[1], match[2].strip(), previous[3:].strip()))
         previous = line
     return found
@@ -67,7 +68,7 @@ def _prefix(setting: Setting) -> str:
 
 
 def _sections(found: list[Setting]) -> list[tuple[str, list[Setting]]]:
-    """The general settings first, in the Makefile's order, then each run of two or more settings
+    """The general settings first, in their order, then each run of two or more settings
     that share a prefix as a section of its own."""
     general: list[Setting] = []
     grouped: list[tuple[str, list[Setting]]] = []
@@ -100,10 +101,10 @@ def _title(prefix: str, members: list[Setting]) -> str:
     return match[1] if match else prefix
 
 
-def markdown(makefile: str) -> str:
-    """The text of docs/configuration.md for this Makefile."""
+def markdown(declarations: str) -> str:
+    """The text of docs/configuration.md for these settings."""
     parts = [HEADER]
-    for prefix, members in _sections(settings(makefile)):
+    for prefix, members in _sections(settings(declarations)):
         if prefix:
             parts.append(f"\n## {_title(prefix, members)}\n")
         parts.append("\n| variable | default | meaning |\n| --- | --- | --- |\n")
@@ -113,7 +114,7 @@ def markdown(makefile: str) -> str:
 
 def write(root: Path) -> str:
     """Write docs/configuration.md under root, only when its content changes; say what was done."""
-    text = markdown((root / MAKEFILE).read_text(encoding="utf-8"))
+    text = markdown((root / SETTINGS).read_text(encoding="utf-8"))
     output = root / OUTPUT
     if output.is_file() and output.read_text(encoding="utf-8") == text:
         return f"{OUTPUT} is up to date"
@@ -125,7 +126,8 @@ _TARGET = re.compile(r"^([a-z0-9 %-]+):.*?## (.*)$")
 
 
 def help_text(makefile: str, chain: str) -> str:
-    """What `make help` prints: each section's targets and settings, each setting with its default."""
+    """What `make help` prints from settings.mk and the Makefile (one text): each section's targets
+    and settings, each setting with its default."""
     lines = [f"Usage: make TARGET [VARIABLE=value ...]   Images: {chain}"]
     documented = {setting.name: setting for setting in settings(makefile)}
     for line in makefile.splitlines():
@@ -143,7 +145,8 @@ def help_text(makefile: str, chain: str) -> str:
 def main(argv: list[str]) -> int:
     try:
         if argv[:1] == ["help"]:
-            print(help_text(MAKEFILE.read_text(encoding="utf-8"), " ".join(argv[1:])))
+            text = "\n".join(path.read_text(encoding="utf-8") for path in (SETTINGS, MAKEFILE))
+            print(help_text(text, " ".join(argv[1:])))
         else:
             print(write(Path(".")))
     except UserError as error:

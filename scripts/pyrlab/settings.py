@@ -1,6 +1,6 @@
 """pyrlab's settings, read once from the environment that make exports.
 
-The Makefile declares each setting once (`## what it does` over `NAME ?= default`); `make help` and
+settings.mk declares each setting once (`## what it does` over `NAME ?= default`); `make help` and
 docs/configuration.md (`make docs`) come from those lines. make exports them all, and the commands
 read this one typed object instead of taking them as flags. Nothing here has a default of its
 own: a setting make did not export is an error. Values are checked here, each error naming the

@@ -11,9 +11,9 @@ from playwright.sync_api import Browser
 
 from harness.browser import LabPage, launcher, new_tab
 from harness.browserlab import SCREENSHOTS
-from harness.chain import read_chain
+from harness.chain import chain_images
 from harness.makefile import free_port
-from harness.makerun import REPO, make
+from harness.makerun import make
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[st
     folder = tmp_path_factory.mktemp("hub")
     port = free_port()
     settings = [f"HUB_PORT={port}", f"HUB_DATA={folder / 'data'}", f"HUB_HOMES={folder / 'homes'}"]
-    images = {link.image: link.reference for link in read_chain(REPO)}
+    images = chain_images()
     settings += ["HUB_ADMIN=admin", f"DOCKER={folder / 'config'}"]
     settings += [f"HUB_IMAGES=pylab={images['pylab']},rlab={images['rlab']}"]
     started = make("hub", *settings)

@@ -18,14 +18,13 @@ import docker
 import pytest
 import requests
 
-from harness.chain import read_chain
+from harness.chain import chain_images, hub_image
 from harness.hubclient import HubUser
 from harness.imagelab import cell_through_hub
 from harness.makefile import free_port
-from harness.makerun import REPO
 
-IMAGES = {link.image: link.reference for link in read_chain(REPO)}
-HUB_IMAGE = os.environ.get("PYRLAB_HUB_IMAGE", "pyrlab-hub:latest")
+IMAGES = chain_images()
+HUB_IMAGE = hub_image()
 CONFIG = Path(__file__).with_name("kubespawner_config.py")
 USER = "kube"
 

@@ -26,7 +26,7 @@ from typing import Any
 import docker
 
 from harness import localcran
-from harness.chain import read_chain
+from harness.chain import chain_images
 from harness.makefile import copy_project, free_port, make_environment
 
 PREFIX = "pyrlab-bench/"
@@ -398,7 +398,7 @@ def measure(repo: Path, runs: int) -> list[Figure]:
         copy = Path(folder) / "pyrlab"
         copy_project(repo, copy)
         make = make_runner(copy, repo / ".venv")
-        images = [link.image for link in read_chain(copy)]
+        images = list(chain_images())
         figures = cold_builds(make, cli, copy, images)
 
         noop = [make("build") for _ in range(runs)]

@@ -17,14 +17,14 @@ import docker
 import pytest
 import requests
 
-from harness.chain import read_chain
+from harness.chain import chain_images
 from harness.hubclient import HubClientError, HubUser
 from harness.imagelab import cell_through_hub
 from harness.makefile import copy_project, free_port
 from harness.makerun import REPO, SCRATCH_PREFIX, make, scratch_make
 from pyrlab.inside.contract import GPU_LABEL, HUB_LABEL, USER_LABEL
 
-IMAGES = {link.image: link.reference for link in read_chain(REPO)}
+IMAGES = chain_images()
 
 
 @dataclass(frozen=True)

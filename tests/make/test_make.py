@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import requests
 
-from harness.chain import read_chain
+from harness.chain import chain_images
 from harness.indexserver import IndexHandler, serving
 from harness.makefile import free_port, make_environment
 from harness.makerun import REPO, SCRATCH_PREFIX, append_lines, make, scratch_make
@@ -30,7 +30,7 @@ IMAGE_BUILD = re.compile(r"build --file (\S+)/Dockerfile")
 SNAPSHOT_LAYER_CACHED = re.compile(
     r"^#(\d+) \[[^\]]*\] RUN .*snapshots/requirements\.txt.*\n(?:#\1 sha256:\S+\n)?#\1 CACHED$", re.MULTILINE
 )
-IMAGES = [link.image for link in read_chain(REPO)]
+IMAGES = list(chain_images())
 # The notebook user takes the caller's ids; run as root, those of the folder's owner.
 NOTEBOOKS_OWNER = (4321, 4322)
 
@@ -330,8 +330,7 @@ def test_editing_requirements_rebuilds_only_pylab(scratch: Path) -> None:
 
 
 def test_help_documents_every_target_and_variable() -> None:
-    makefile = (REPO / "Makefile").read_text()
-    variables = re.findall(r"^([A-Z_]+) \?=", makefile, flags=re.MULTILINE)
+    variables = re.findall(r"^([A-Z0-9_]+) \?=", (REPO / "settings.mk").read_text(), flags=re.MULTILINE)
     shown = make("help")
     assert shown.returncode == 0, shown.stderr
     for variable in variables:

@@ -22,12 +22,12 @@ import yaml
 from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
-from harness.chain import read_chain
+from harness.chain import chain_images
 from harness.makefile import free_port
 from harness.makerun import REPO, make
 from pyrlab.cluster.registry import git_commit
 
-CHAIN = read_chain(REPO)
+CHAIN = chain_images()
 CLI = os.environ.get("CONTAINER_CLI", "docker")
 ORG = "team"
 MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
@@ -91,7 +91,7 @@ def forget_the_registrys_names(registry: Registry) -> None:
 def pushed(registry: Registry) -> dict[str, str]:
     """image -> the digest `make push` recorded in its manifest."""
     checked(make("push", f"REGISTRY={registry.name}", *registry.settings))
-    return {link.image: registry.manifest(link.image)["pushed"]["digest"] for link in CHAIN}
+    return {image: registry.manifest(image)["pushed"]["digest"] for image in CHAIN}
 
 
 def test_the_registry_data_and_password_are_private(registry: Registry) -> None:
@@ -111,7 +111,7 @@ def test_a_co_tenant_without_the_password_cannot_push(
     """The attack: a host user who reaches 127.0.0.1 pushes their own image over the team's pylab."""
     client = docker.from_env(version="auto")
     planted = f"{registry.name}/pylab:latest-evil"
-    client.images.get(CHAIN[0].reference).tag(planted)
+    client.images.get(next(iter(CHAIN.values()))).tag(planted)
     try:
         # Another user's Docker client: a configuration folder of its own, with no credentials.
         attempt = subprocess.run(
@@ -127,64 +127,63 @@ def test_a_co_tenant_without_the_password_cannot_push(
 
 def test_the_catalog_lists_every_image_with_its_tags(registry: Registry, pushed: dict[str, str]) -> None:
     catalog = registry.get("_catalog").json()["repositories"]
-    assert sorted(catalog) == sorted(f"{ORG}/{link.image}" for link in CHAIN)
+    assert sorted(catalog) == sorted(f"{ORG}/{image}" for image in CHAIN)
     # The commit tag names a clean checkout's commit; a checkout with changes gets none (CI's is clean).
     commit = git_commit(REPO)
-    for link in CHAIN:
-        manifest = registry.manifest(link.image)
-        tags = set(registry.get(f"{ORG}/{link.image}/tags/list").json()["tags"])
+    for image in CHAIN:
+        manifest = registry.manifest(image)
+        tags = set(registry.get(f"{ORG}/{image}/tags/list").json()["tags"])
         date = manifest["built"][:10].replace("-", "")
-        assert {"latest", date, *([commit] if commit else [])} <= tags, (link.image, tags)
+        assert {"latest", date, *([commit] if commit else [])} <= tags, (image, tags)
         assert set(manifest["pushed"]["tags"]) == tags
 
 
 def test_the_content_tags_agree_with_the_manifests(registry: Registry, pushed: dict[str, str]) -> None:
-    for link in CHAIN:
-        manifest = registry.manifest(link.image)
+    for image in CHAIN:
+        manifest = registry.manifest(image)
         expected = {f"python-{manifest['python']['version']}", f"lab-{manifest['python']['packages']['jupyterlab']}"}
         if manifest["r"]:
             expected.add(f"r-{manifest['r']['version']}")
         content = {tag for tag in manifest["pushed"]["tags"] if tag.startswith(("python-", "lab-", "r-"))}
-        assert content == expected, link.image
+        assert content == expected, image
         # Every tag names the very image the manifest describes.
         for tag in manifest["pushed"]["tags"]:
-            answer = registry.get(f"{ORG}/{link.image}/manifests/{tag}", headers={"Accept": MANIFEST_MEDIA_TYPE})
-            assert answer.headers["Docker-Content-Digest"] == pushed[link.image], (link.image, tag)
-            assert answer.json()["config"]["digest"] == manifest["id"], (link.image, tag)
+            answer = registry.get(f"{ORG}/{image}/manifests/{tag}", headers={"Accept": MANIFEST_MEDIA_TYPE})
+            assert answer.headers["Docker-Content-Digest"] == pushed[image], (image, tag)
+            assert answer.json()["config"]["digest"] == manifest["id"], (image, tag)
 
 
 def test_every_layer_is_in_the_registry(registry: Registry, pushed: dict[str, str]) -> None:
-    for link in CHAIN:
+    for image in CHAIN:
         layers = registry.get(
-            f"{ORG}/{link.image}/manifests/{pushed[link.image]}", headers={"Accept": MANIFEST_MEDIA_TYPE}
+            f"{ORG}/{image}/manifests/{pushed[image]}", headers={"Accept": MANIFEST_MEDIA_TYPE}
         ).json()["layers"]
         assert layers
         for layer in layers:
             password = (registry.data / "registry-password").read_text().strip()
             blob = requests.head(
-                f"http://{registry.address}/v2/{ORG}/{link.image}/blobs/{layer['digest']}",
+                f"http://{registry.address}/v2/{ORG}/{image}/blobs/{layer['digest']}",
                 auth=("pyrlab", password),
                 timeout=30,
             )
-            assert blob.status_code == 200, (link.image, layer["digest"])
+            assert blob.status_code == 200, (image, layer["digest"])
 
 
 def test_pushing_an_unchanged_image_again_gives_the_same_digest(registry: Registry, pushed: dict[str, str]) -> None:
     checked(make("push", f"REGISTRY={registry.name}", *registry.settings))
-    assert {link.image: registry.manifest(link.image)["pushed"]["digest"] for link in CHAIN} == pushed
+    assert {image: registry.manifest(image)["pushed"]["digest"] for image in CHAIN} == pushed
 
 
 def test_a_lab_from_the_pulled_digest_passes_pylabs_tests(registry: Registry, pushed: dict[str, str]) -> None:
     client = docker.from_env(version="auto")
-    pylab = next(link for link in CHAIN if link.image == "pylab")
-    image_id = client.images.get(pylab.reference).id
+    image_id = client.images.get(CHAIN["pylab"]).id
     # pylab's own names go; its layers shared with other images stay, as on any machine.
-    for tag in client.images.get(pylab.reference).tags:
+    for tag in client.images.get(CHAIN["pylab"]).tags:
         client.images.remove(tag)
     pulled = checked(make("pull", f"REGISTRY={registry.name}", *registry.settings))
     reference = registry.manifest("pylab")["pushed"]["reference"]
-    assert f"{pylab.reference} <- {reference}" in pulled
-    assert client.images.get(pylab.reference).id == image_id
+    assert f"{CHAIN['pylab']} <- {reference}" in pulled
+    assert client.images.get(CHAIN["pylab"]).id == image_id
     assert client.images.get(reference).id == image_id
     # pylab's tests, with those of the image it is built on (as `make test-pylab` runs them), on
     # the image named by its digest.
@@ -226,7 +225,7 @@ def test_z2jh_values_name_each_profile_by_its_pushed_digest(
     registry: Registry, pushed: dict[str, str], tmp_path: Path
 ) -> None:
     out = tmp_path / "values.yaml"
-    images = {link.image: link.reference for link in CHAIN}
+    images = CHAIN
     choices = f"HUB_IMAGES=pylab={images['pylab']},rlab={images['rlab']}"
     written = checked(make("z2jh-values", f"Z2JH_VALUES={out}", choices, "HUB_ADMIN=alice", *registry.settings))
     assert f"helm upgrade --install pyrlab jupyterhub/jupyterhub --values {out}" in written
@@ -246,16 +245,16 @@ def test_each_sbom_follows_cyclonedx_and_counts_the_manifests_packages(
 ) -> None:
     written = checked(make("sbom", *registry.settings))
     validator = JsonStrictValidator(SchemaVersion.V1_6)
-    for link in CHAIN:
-        manifest = registry.manifest(link.image)
-        path = registry.manifests / f"{link.image}.cdx.json"
+    for image in CHAIN:
+        manifest = registry.manifest(image)
+        path = registry.manifests / f"{image}.cdx.json"
         text = path.read_text()
-        assert validator.validate_str(text) is None, link.image
+        assert validator.validate_str(text) is None, image
         document = json.loads(text)
         packages = len(manifest["python"]["packages"]) + len(manifest["debian"])
         packages += len(manifest["r"]["packages"]) if manifest["r"] else 0
-        assert len(document["components"]) == packages, link.image
+        assert len(document["components"]) == packages, image
         assert f"wrote {path} ({packages} packages)" in written
         image = document["metadata"]["component"]
         assert image["version"] == manifest["id"]
-        assert image["purl"].startswith(f"pkg:oci/{link.image}@{pushed[link.image]}?repository_url=")
+        assert image["purl"].startswith(f"pkg:oci/{image}@{pushed[image]}?repository_url=")

@@ -18,7 +18,7 @@ import docker
 import pytest
 
 from harness import localcran
-from harness.chain import read_chain
+from harness.chain import chain_images
 from harness.imagelab import KERNEL_CLIENT, exec_output, run_once, started
 from harness.makefile import copy_project
 from harness.makerun import REPO, append_lines, make
@@ -26,7 +26,7 @@ from harness.makerun import REPO, append_lines, make
 PREFIX = "pyrlab-rsources/"
 RLAB = f"{PREFIX}rlab:latest"
 CLI = "docker"
-R_IMAGE = {link.image: link.reference for link in read_chain(REPO)}["rlab-base"]
+R_IMAGE = chain_images()["rlab-base"]
 PACKAGES = {
     "purer": localcran.pure_r("purer"),
     "cadd": localcran.with_c("cadd"),

@@ -20,7 +20,7 @@ import docker
 import pytest
 
 from harness.attack import REPO, HostUser, Project, open_folder, shared_tools_environment
-from harness.chain import read_chain
+from harness.chain import chain_images, checkout_images
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -32,7 +32,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def project(pytestconfig: pytest.Config) -> Iterator[Project]:
     root = Path(pytestconfig.getoption("--repo"))
     make_args = list(pytestconfig.getoption("--make-arg"))
-    images = {link.image: link.reference for link in read_chain(root, *make_args)}
+    images = checkout_images(root, *make_args) if root != REPO or make_args else chain_images()
     folder = open_folder()
     yield Project(root, make_args, images, shared_tools_environment(root, folder / "tools"))
     shutil.rmtree(folder)

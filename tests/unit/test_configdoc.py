@@ -1,4 +1,4 @@
-"""docs/configuration.md is what `make docs` writes from the Makefile: a setting is added by its
+"""docs/configuration.md is what `make docs` writes from settings.mk: a setting is added by its
 `##` line and its `?=` line, then `make docs`."""
 
 from __future__ import annotations
@@ -13,22 +13,22 @@ from pyrlab import configdoc
 REPO = Path(__file__).parents[2]
 
 
-def test_the_committed_page_is_what_the_makefile_gives() -> None:
+def test_the_committed_page_is_what_the_settings_give() -> None:
     written = (REPO / configdoc.OUTPUT).read_text(encoding="utf-8")
-    assert written == configdoc.markdown((REPO / configdoc.MAKEFILE).read_text(encoding="utf-8")), (
-        "docs/configuration.md differs from the Makefile's settings: run `make docs`"
+    assert written == configdoc.markdown((REPO / configdoc.SETTINGS).read_text(encoding="utf-8")), (
+        "docs/configuration.md differs from settings.mk: run `make docs`"
     )
 
 
-def test_every_setting_of_the_makefile_has_its_row_and_no_other() -> None:
-    variables = re.findall(r"^([A-Z0-9_]+) \?=", (REPO / "Makefile").read_text(), flags=re.MULTILINE)
+def test_every_setting_has_its_row_and_no_other() -> None:
+    variables = re.findall(r"^([A-Z0-9_]+) \?=", (REPO / "settings.mk").read_text(), flags=re.MULTILINE)
     page = (REPO / configdoc.OUTPUT).read_text(encoding="utf-8")
     rows = re.findall(r"^\| `([A-Z0-9_]+)` \|", page, flags=re.MULTILINE)
     assert sorted(rows) == sorted(variables)
 
 
 def test_a_setting_without_its_doc_line_is_named() -> None:
-    with pytest.raises(configdoc.ConfigDocError, match=r"Makefile:3: LATE has no `## what it does` line"):
+    with pytest.raises(configdoc.ConfigDocError, match=r"settings.mk:3: LATE has no `## what it does` line"):
         configdoc.markdown("## Early\nEARLY ?= 1\nLATE ?= 2\n")
 
 
@@ -47,7 +47,7 @@ def test_a_run_of_shared_prefixes_is_a_section_after_the_general_table() -> None
 
 
 def test_make_docs_writes_only_a_changed_page(tmp_path: Path) -> None:
-    (tmp_path / "Makefile").write_text("## One\nONE ?= 1\n")
+    (tmp_path / "settings.mk").write_text("## One\nONE ?= 1\n")
     (tmp_path / "docs").mkdir()
     assert configdoc.write(tmp_path) == "wrote docs/configuration.md"
     assert configdoc.write(tmp_path) == "docs/configuration.md is up to date"

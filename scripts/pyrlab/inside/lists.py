@@ -251,7 +251,7 @@ def check_python_list(entries: list[Entry], allow_direct_urls: bool = False) -> 
                     entry.path,
                     entry.line,
                     f"pip option {entry.text!r} is not supported in {entry.path.name}",
-                    "list only requirements such as 'pandas>=2.2'; set PIPPROXY in the Makefile for another index",
+                    "list only requirements such as 'pandas>=2.2'; set PIPPROXY (make help) for another index",
                 )
             )
             continue
