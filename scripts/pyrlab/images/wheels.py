@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import struct
+import urllib.parse
 import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -146,9 +147,15 @@ class Index:
     def files(self, name: str) -> list[dict[str, object]]:
         key = str(canonicalize_name(name))
         if key not in self.pages:
-            response = index_get(self.session, project_url(self.url, key))
+            page = project_url(self.url, key)
+            response = index_get(self.session, page)
             files = response.json().get("files", []) if response.status_code == 200 else []
-            self.pages[key] = [item for item in files if isinstance(item, dict) and not item.get("yanked")]
+            # A file's URL may be relative to its page (PEP 691).
+            self.pages[key] = [
+                {**item, "url": urllib.parse.urljoin(page, str(item.get("url", "")))}
+                for item in files
+                if isinstance(item, dict) and not item.get("yanked")
+            ]
         return self.pages[key]
 
     def metadata(self, file: dict[str, object]) -> str:
