@@ -30,7 +30,9 @@ lineage = $(if $(filter BASE,$(call parent,$(1))),,$(call lineage,$(call parent,
 # The image that CUDA_INSTALL changes; its CUDA build carries -cudaNN in its tags.
 export CUDA_IMAGE := pylab
 flavour = $(if $(and $(filter $(CUDA_IMAGE),$(1)),$(filter yes,$(CUDA_INSTALL))),-cuda$(CUDA_VERSION))
-ref = $(IMAGE_PREFIX)$(1):latest$(call flavour,$(1))
+# A platform other than the host's: its tags end in -ARCH, its stamps are in .build/ARCH (pyrlab.platforms).
+PLATFORM_SUFFIX := $(if $(PLATFORM),$(shell PYTHONPATH=scripts python3 -m pyrlab.platforms suffix '$(PLATFORM)'))
+ref = $(IMAGE_PREFIX)$(1):latest$(call flavour,$(1))$(PLATFORM_SUFFIX)
 # BASE=python: the digest `make lock` pinned in base.lock (one line), else the tag.
 BASE_LOCK := $(strip $(file <base.lock))
 # What the engine has, asked once a run: BASE=auto decided (no registry is asked), and one
@@ -43,11 +45,11 @@ CHAIN_BASE := $(if $(filter auto,$(BASE)),$(shell $(CONTAINER_CLI) image inspect
 export CHAIN_BASE
 IMAGE_IDS := $(shell $(CONTAINER_CLI) image ls --no-trunc --format '{{.Repository}}:{{.Tag}}={{.ID}}' 2>/dev/null)
 endif
-base_image = $(if $(filter rootfs,$(CHAIN_BASE)),$(ROOTFS_IMAGE),$(or $(BASE_LOCK),python:$(PYTHONBASE)))
+base_image = $(if $(filter rootfs,$(CHAIN_BASE)),$(ROOTFS_IMAGE)$(PLATFORM_SUFFIX),$(or $(BASE_LOCK),python:$(PYTHONBASE)))
 from_image = $(if $(filter BASE,$(call parent,$(1))),$(base_image),$(call ref,$(call parent,$(1))))
 # A stamp holds the id of the image it built; FORCE rebuilds when that image is gone or replaced.
-BUILD := .build
-stamped_ref = $(if $(filter rootfs,$(1)),$(ROOTFS_IMAGE),$(call ref,$(1)))
+BUILD := .build$(subst -,/,$(PLATFORM_SUFFIX))
+stamped_ref = $(if $(filter rootfs,$(1)),$(ROOTFS_IMAGE)$(PLATFORM_SUFFIX),$(call ref,$(1)))
 stale = $(if $(filter $(call stamped_ref,$(1))=$(strip $(file <$(BUILD)/$(1).id)),$(IMAGE_IDS)),,FORCE)
 parent_stamp = $(if $(filter BASE,$(call parent,$(1))),$(if $(filter rootfs,$(CHAIN_BASE)),$(BUILD)/rootfs.id),$(BUILD)/$(call parent,$(1)).id)
 
@@ -80,11 +82,12 @@ $(foreach image,$(IMAGES) $(SERVICES),$(BUILD)/$(firstword $(subst :, ,$(image))
 	$(PYRLAB) build $(call folder,$*) $(call from_image,$*) $(call ref,$*) $@
 
 # Each rebuilt image's manifest is written anew (pylab's CUDA build has its own, pylab-cudaNN).
-manifest_of = $(MANIFESTS)/$(1)$(call flavour,$(1)).json
-write_manifest = $(PYRLAB) manifest $(1)$(call flavour,$(1)) $(call ref,$(1)) $(call from_image,$(1))
+manifest_of = $(MANIFESTS)/$(1)$(call flavour,$(1))$(PLATFORM_SUFFIX).json
+image_of_manifest = $(patsubst %-cuda$(CUDA_VERSION),%,$(patsubst %$(PLATFORM_SUFFIX),%,$(1)))
+write_manifest = $(PYRLAB) manifest $(1)$(call flavour,$(1))$(PLATFORM_SUFFIX) $(call ref,$(1)) $(call from_image,$(1))
 $(addprefix build-,$(IMAGES)): build-%: $(BUILD)/%.id $$(call manifest_of,$$*)
-$(foreach image,$(IMAGES),$(call manifest_of,$(image))): $(MANIFESTS)/%.json: $(BUILD)/$$(patsubst %-cuda$(CUDA_VERSION),%,$$*).id | $(TOOLS)
-	@$(call write_manifest,$(patsubst %-cuda$(CUDA_VERSION),%,$*))
+$(foreach image,$(IMAGES),$(call manifest_of,$(image))): $(MANIFESTS)/%.json: $(BUILD)/$$(call image_of_manifest,$$*).id | $(TOOLS)
+	@$(call write_manifest,$(call image_of_manifest,$*))
 
 # Debian by mmdebstrap (pyrlab.images.rootfs); an existing ROOTFS_IMAGE is adopted (its cached
 # layers stay valid) unless `make rootfs` asks anew.

@@ -17,6 +17,8 @@ DEBIAN_MIRROR ?= http://deb.debian.org/debian
 DEBIAN_SECURITY_MIRROR ?= http://security.debian.org/debian-security
 ## Image that `make rootfs` builds
 ROOTFS_IMAGE ?= pyrlab-rootfs:$(DEBIAN_SUITE)
+## Platform of `make rootfs`, `make build` and all after them: linux/amd64 or linux/arm64 (empty: the host's); another than the host's builds under QEMU, and its local names end in -arm64 (docs/arm64.md)
+PLATFORM ?=
 ## Prefix of the image names: `me/` names them me/pylab, me/rlab, ...
 IMAGE_PREFIX ?=
 ## Tag of each new build, besides `latest`, so that an older build stays at hand (default: today's date, YYYYMMDD)

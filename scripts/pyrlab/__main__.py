@@ -26,8 +26,9 @@ from pyrlab.settings import HubSettings, Settings
 if TYPE_CHECKING:
     from pyrlab.images.lock import Resolver
 
-# The names of Debian's R packages as rlab-base's apt index had them (written by make).
-DEBIAN_R_NAMES = Path(".build/debian-r-packages.txt")
+# The names of Debian's R packages as rlab-base's apt index had them (written by make, in the
+# platform's stamps folder).
+DEBIAN_R_NAMES = "debian-r-packages.txt"
 
 
 def settings() -> Settings:
@@ -44,6 +45,11 @@ def check(args: argparse.Namespace) -> int:
     cannot_build = buildkit_problem(configured.container_cli)
     if cannot_build:
         raise LabError(cannot_build)
+    cannot_run = configured.platform.emulation_problem()
+    if cannot_run:
+        raise LabError(cannot_run)
+    if configured.platform.foreign:
+        print(f"PLATFORM={configured.platform.name}: built under QEMU, named *{configured.platform.suffix}")
     problems = proxies.unanswered({"APTPROXY": configured.apt_proxy, "PIPPROXY": configured.pip_proxy})
     if problems:
         raise LabError("\n".join(problems))
@@ -52,11 +58,20 @@ def check(args: argparse.Namespace) -> int:
     lists.check_lists(root, allow_direct_urls=configured.allow_direct_urls)
     if args.locks:
         lockfile.check_locks(root)
+    if configured.platform.foreign:
+        # Another platform's wheels are rarer: a package without one is named here, not compiled.
+        from pyrlab.images import wheels
+
+        missing = wheels.missing_wheels(root, configured)
+        if missing:
+            raise lists.ListError(missing)
+        print(f"every Python package of the lists has a wheel for {configured.platform.name}")
     prepare.write_r_repos(root, configured)  # a bad R_REPOS is named here too
-    if DEBIAN_R_NAMES.is_file():
+    debian_r_names = configured.platform.stamps / DEBIAN_R_NAMES
+    if debian_r_names.is_file():
         # Every R name from Debian (as rlab-base's apt index had them) or R_REPOS, as the rlab build
         # will resolve it: a line neither provides is named before anything is built.
-        available = set(DEBIAN_R_NAMES.read_text(encoding="utf-8").split())
+        available = set(debian_r_names.read_text(encoding="utf-8").split())
         found = rsource.read_repositories(root / prepare.R_REPOS_FILE, root / prepare.R_REPOS_COPIES)
         rsource.make_plan(lists.read_entries(root / lists.R_LIST), available, rsource.Repositories(found))
     print("the package lists are valid" + (" and their locks up to date" if args.locks else ""))

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from pyrlab.inside.contract import ImageChoicesError, image_choices
 from pyrlab.inside.errors import UserError
+from pyrlab.platforms import Platform, PlatformError
 
 PYPI = "https://pypi.org/simple/"
 
@@ -82,7 +83,8 @@ class Settings:
     debian_suite: str
     debian_mirror: str
     debian_security_mirror: str
-    rootfs_image: str
+    rootfs_image: str  # ROOTFS_IMAGE with the platform's suffix: pyrlab-rootfs:trixie-arm64
+    platform: Platform
     tag: str
     build_args: str
     cuda_image: str  # not a setting: the image CUDA_INSTALL changes (the Makefile's CUDA_IMAGE)
@@ -127,6 +129,10 @@ class Settings:
             raise SettingError(
                 f"CA_CERTS={ca_certs} is not a readable file: give the path of a PEM bundle, or leave CA_CERTS empty"
             )
+        try:
+            platform = Platform.parse(_text(env, "PLATFORM"))
+        except PlatformError as error:
+            raise SettingError(str(error)) from None
         return cls(
             container_cli=_text(env, "CONTAINER_CLI"),
             base_setting=_choice(env, "BASE", ("auto", "python", "rootfs")),
@@ -137,7 +143,8 @@ class Settings:
             debian_suite=_text(env, "DEBIAN_SUITE"),
             debian_mirror=_text(env, "DEBIAN_MIRROR"),
             debian_security_mirror=_text(env, "DEBIAN_SECURITY_MIRROR"),
-            rootfs_image=_text(env, "ROOTFS_IMAGE"),
+            rootfs_image=_text(env, "ROOTFS_IMAGE") + platform.suffix,
+            platform=platform,
             tag=_text(env, "TAG"),
             build_args=_text(env, "BUILD_ARGS"),
             cuda_image=_text(env, "CUDA_IMAGE"),

@@ -35,6 +35,9 @@ def build_command(
     settings: Settings, folder: str, parent: str, reference: str, iidfile: Path, caches: bool
 ) -> list[str]:
     command = [settings.container_cli, "build", "--file", f"{folder}/Dockerfile", "--network", settings.build_network]
+    if settings.platform.foreign:
+        # BuildKit then takes the parent of that platform from the local images (make built it).
+        command += ["--platform", settings.platform.name]
     command += ["--build-arg", f"PARENT_IMAGE={parent}", "--tag", reference, "--iidfile", str(iidfile)]
     name, _, tag = reference.rpartition(":")
     # Each build is also tagged with TAG (today's date): `latest-cuda13` gives `20261205-cuda13`.

@@ -7,7 +7,8 @@ when its content changes, so that make sees a change by a file's timestamp and n
 - .build/snapshots/NAME: the first of the two layers of a layered list (lists.refresh_snapshot).
 - .build/install/r_repos.txt and .build/r-repos/: R_REPOS as the rlab build reads it.
 - .build/aptproxy, .build/pipindex: the caches' addresses, given to builds as secrets.
-- .build/inputs/BUILD: a digest of every file each build reads, the one thing make compares.
+- .build/inputs/BUILD: a digest of every file each build reads, the one thing make compares (for
+  a foreign PLATFORM in .build/ARCH/inputs/, beside that platform's stamps).
 """
 
 from __future__ import annotations
@@ -140,5 +141,5 @@ def prepare(root: Path, settings: Settings, builds: list[str], pull_base: str = 
     write_if_changed(root / BUILD / "aptproxy", settings.apt_proxy)
     write_if_changed(root / BUILD / "pipindex", settings.pip_index)
     for build in builds:
-        write_if_changed(root / BUILD / "inputs" / build, inputs_record(root, build))
+        write_if_changed(root / settings.platform.stamps / "inputs" / build, inputs_record(root, build))
     return messages
