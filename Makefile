@@ -152,7 +152,8 @@ registry: $(TOOLS) $(BUILD)/pyrlab-proxies.id ## start a registry on 127.0.0.1:R
 registry-stop: $(TOOLS) ## stop the local registry; its images stay in REGISTRY_DATA
 	$(PYRLAB) registry-stop
 # Every image of the chain as built (pylab's CUDA build with CUDA_INSTALL=yes), by its manifest's name.
-pushed_images = $(foreach image,$(IMAGES),$(image)$(call flavour,$(image))=$(call ref,$(image)))
+# PLATFORMS' suffixes (-arm64) are added by pyrlab.cluster.registry.
+pushed_images = $(foreach image,$(IMAGES),$(image)$(call flavour,$(image))=$(IMAGE_PREFIX)$(image):latest$(call flavour,$(image)))
 push: $(TOOLS) ## push every built image to REGISTRY: latest, date, commit and content tags (python-, lab-, r-, cudaNN); the digests go into the manifests
 	$(PYRLAB) push $(pushed_images)
 pull: $(TOOLS) ## fetch every image from REGISTRY, by the digest its manifest recorded at the push, and tag it as the local image

@@ -73,6 +73,8 @@ APTCACHE_PORT ?= 3142
 DEVPI_PORT ?= 3141
 ## yes: `make proxies` serves only what the caches hold, never fetching (builds of anything new fail)
 PROXIES_OFFLINE ?= no
+## Platforms of `make push`, comma-separated, e.g. linux/amd64,linux/arm64: each image goes to REGISTRY as one reference listing each platform's build (built first with PLATFORM=…); empty: PLATFORM's alone
+PLATFORMS ?=
 ## Registry of `make push` and `make pull`: host[:port]/org, no scheme, lower case, e.g. registry.example.org/team (`make registry` prints the local one's)
 REGISTRY ?=
 ## File that `make z2jh-values` writes: Helm values for Zero to JupyterHub (mode 0600 and ignored by git: it may hold the OAuth secret)

@@ -327,7 +327,14 @@ def push_images(args: argparse.Namespace) -> int:
 
     configured = settings()
     images = [registry.Built.parse(item) for item in args.images]
-    pushed = registry.push(configured.container_cli, configured.registry, images, configured.manifests, Path("."))
+    pushed = registry.push(
+        configured.container_cli,
+        configured.registry,
+        images,
+        configured.manifests,
+        Path("."),
+        configured.push_platforms,
+    )
     print("\n".join(pushed))
     return 0
 
@@ -337,7 +344,10 @@ def pull_images(args: argparse.Namespace) -> int:
 
     configured = settings()
     images = [registry.Built.parse(item) for item in args.images]
-    print("\n".join(registry.pull(configured.container_cli, configured.registry, images, configured.manifests)))
+    pulled = registry.pull(
+        configured.container_cli, configured.registry, images, configured.manifests, configured.platform
+    )
+    print("\n".join(pulled))
     return 0
 
 

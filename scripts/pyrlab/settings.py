@@ -85,6 +85,7 @@ class Settings:
     debian_security_mirror: str
     rootfs_image: str  # ROOTFS_IMAGE with the platform's suffix: pyrlab-rootfs:trixie-arm64
     platform: Platform
+    push_platforms: tuple[Platform, ...]  # PLATFORMS, else PLATFORM alone
     tag: str
     build_args: str
     cuda_image: str  # not a setting: the image CUDA_INSTALL changes (the Makefile's CUDA_IMAGE)
@@ -131,8 +132,11 @@ class Settings:
             )
         try:
             platform = Platform.parse(_text(env, "PLATFORM"))
+            push_platforms = tuple(Platform.parse(name) for name in _text(env, "PLATFORMS").split(",") if name.strip())
         except PlatformError as error:
             raise SettingError(str(error)) from None
+        if len({item.name for item in push_platforms}) != len(push_platforms):
+            raise SettingError(f"PLATFORMS={_text(env, 'PLATFORMS')} names a platform twice: name each once")
         return cls(
             container_cli=_text(env, "CONTAINER_CLI"),
             base_setting=_choice(env, "BASE", ("auto", "python", "rootfs")),
@@ -145,6 +149,7 @@ class Settings:
             debian_security_mirror=_text(env, "DEBIAN_SECURITY_MIRROR"),
             rootfs_image=_text(env, "ROOTFS_IMAGE") + platform.suffix,
             platform=platform,
+            push_platforms=push_platforms or (platform,),
             tag=_text(env, "TAG"),
             build_args=_text(env, "BUILD_ARGS"),
             cuda_image=_text(env, "CUDA_IMAGE"),

@@ -11,7 +11,7 @@ import pytest
 from harness.makerun import REPO, exported_settings
 from pyrlab.images.build import build_command
 from pyrlab.images.rootfs import foreign_build_command, mmdebstrap_command
-from pyrlab.platforms import Platform, PlatformError
+from pyrlab.platforms import Platform, PlatformError, host
 from pyrlab.settings import SettingError, Settings
 
 ARM64_ON_AMD64 = Platform("linux/arm64", "linux/amd64")
@@ -132,3 +132,13 @@ def test_the_makefile_names_a_foreign_platforms_images_stamps_and_manifests_apar
         f"pyrlab-rootfs:trixie-{arch}",
     ]
     assert make_values(f"PLATFORM={other}", "CUDA_INSTALL=yes")[0] == f"pylab:latest-cuda13-{arch}"
+
+
+def test_platforms_of_a_push_default_to_platform_and_each_is_named_once() -> None:
+    assert [item.name for item in settings(PLATFORM="", PLATFORMS="").push_platforms] == [host()]
+    both = settings(PLATFORMS="linux/amd64, linux/arm64").push_platforms
+    assert [item.name for item in both] == ["linux/amd64", "linux/arm64"]
+    with pytest.raises(SettingError, match="names a platform twice"):
+        settings(PLATFORMS="linux/arm64,linux/arm64")
+    with pytest.raises(SettingError, match="PLATFORM=linux/amd64 or PLATFORM=linux/arm64"):
+        settings(PLATFORMS="linux/amd64,linux/s390x")

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from pyrlab.cluster import registry, z2jh
+from pyrlab.platforms import Platform
 from pyrlab.settings import HubSettings
 
 DIGEST = "sha256:" + "a" * 64
@@ -57,6 +58,14 @@ def test_a_built_image_names_its_repository_and_flavour() -> None:
     built = registry.Built.parse("pylab-cuda13=me/pylab:latest-cuda13")
     assert (built.repository, built.flavour) == ("pylab", "-cuda13")
     assert registry.Built.parse("rlab=rlab:latest").flavour == ""
+
+
+def test_a_foreign_platforms_build_keeps_its_flavour_and_takes_the_platforms_names() -> None:
+    arm64 = Platform.parse("linux/arm64", host_name="linux/amd64")
+    built = registry.Built.parse("pylab-cuda13=me/pylab:latest-cuda13").on(arm64)
+    assert built == registry.Built("pylab-cuda13-arm64", "pylab", "me/pylab:latest-cuda13-arm64", "-cuda13")
+    host = Platform.parse("", host_name="linux/amd64")
+    assert registry.Built.parse("rlab=rlab:latest").on(host) == registry.Built.parse("rlab=rlab:latest")
 
 
 @pytest.mark.parametrize("setting", ["https://example.org/team", "Example.org/team", "example.org/team:latest", ""])

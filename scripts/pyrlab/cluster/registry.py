@@ -27,8 +27,10 @@ from pyrlab.inside.contract import REGISTRY_PORT
 from pyrlab.inside.errors import UserError
 from pyrlab.labs.ports import Publish, check_port_free
 from pyrlab.labs.private import notebook_ids, read_private
+from pyrlab.platforms import Platform
 
 USER = "pyrlab"
+LOOPBACK = ("127.0.0.1", "localhost", "[::1]")
 CONTAINER_PORT = REGISTRY_PORT
 PASSWORD_FILE = "registry-password"  # noqa: S105 - the name of the file, not a password
 # host[:port][/path], as Docker names a repository's prefix (lower case, no scheme, no tag).
@@ -94,21 +96,22 @@ def stop(cli: str, port: int) -> bool:
 class Built:
     """An image of the chain as pushed: its manifest's name, its repository, its local reference."""
 
-    name: str  # pylab, or pylab-cuda13 for pylab's CUDA build (its manifest's name)
+    name: str  # pylab; pylab-cuda13 for pylab's CUDA build; pylab-arm64 for a foreign platform's (its manifest's name)
     repository: str  # pylab
-    reference: str  # pylab:latest, pylab:latest-cuda13
-
-    @property
-    def flavour(self) -> str:
-        """-cuda13 for a CUDA build, as the local tags carry it; empty otherwise."""
-        return self.name.removeprefix(self.repository)
+    reference: str  # pylab:latest, pylab:latest-cuda13, pylab:latest-arm64
+    flavour: str  # -cuda13 for a CUDA build, as its tags carry it; empty otherwise
 
     @classmethod
     def parse(cls, text: str) -> Built:
-        """NAME=REFERENCE, the reference's repository (without a prefix) the image's own."""
+        """NAME=REFERENCE as make gives it (the host's names), the reference's repository (without
+        a prefix) the image's own."""
         name, _, reference = text.partition("=")
         repository = reference.rsplit(":", 1)[0].rsplit("/", 1)[-1]
-        return cls(name, repository, reference)
+        return cls(name, repository, reference, name.removeprefix(repository))
+
+    def on(self, platform: Platform) -> Built:
+        """This image as built for a platform: a foreign one's names end in its suffix (-arm64)."""
+        return Built(self.name + platform.suffix, self.repository, self.reference + platform.suffix, self.flavour)
 
 
 def check_registry(registry: str) -> str:
@@ -171,57 +174,127 @@ def repo_digest(cli: str, reference: str, repository: str) -> str:
     raise RegistryError(f"the engine recorded no digest of {reference} in {repository} after the push")
 
 
-def push(cli: str, registry: str, images: list[Built], manifests: Path, project: Path) -> list[str]:
-    """Push every built image with all its tags; record each digest in its manifest.
+def push(
+    cli: str, registry: str, images: list[Built], manifests: Path, project: Path, platforms: tuple[Platform, ...]
+) -> list[str]:
+    """Push every built image with all its tags; record each digest in its manifest. With several
+    platforms, each platform's build goes under its own tags (latest-arm64), and every tag names
+    an index of them all, so that a pull gets the puller's own.
 
-    Every manifest is checked first: nothing is pushed when one of them is stale.
+    Every image and manifest is checked first: nothing is pushed when one is missing or stale.
     """
     registry = check_registry(registry)
     commit = git_commit(project)
     report = [] if commit else ["no commit tag: tracked files changed since the last commit"]
-    ready = []
+    ready: list[list[Ready]] = []
     for built in images:
-        facts = image_facts(cli, built.reference)
-        if facts is None:
-            report.append(f"{built.reference} is not built: not pushed")
-            continue
-        ready.append((built, facts, read_manifest(manifests, built, facts["Id"])))
+        variants = [Ready.check(cli, built.on(platform), platform, manifests) for platform in platforms]
+        missing = [variant.built.reference for variant in variants if variant.facts is None]
+        if len(platforms) > 1 and missing and len(missing) < len(variants):
+            raise RegistryError(
+                f"{', '.join(missing)} not built: build each platform of PLATFORMS first "
+                f"(make build PLATFORM=…), or push fewer platforms"
+            )
+        report += [f"{reference} is not built: not pushed" for reference in missing]
+        if not missing:
+            ready.append(variants)
     if not ready:
         raise RegistryError("no image is built: run `make build` first")
-    for built, facts, manifest in ready:
-        repository = f"{registry}/{built.repository}"
-        tags = tags_for(manifest, built.flavour, commit)
-        print(f"pushing {built.reference} ({facts['Size'] / 1e9:.2f} GB) to {repository}", flush=True)
-        for tag in tags:
-            run_cli(cli, "tag", built.reference, f"{repository}:{tag}")
-            try:
-                run_cli(cli, "push", f"{repository}:{tag}")
-            except EngineError as error:
-                raise RegistryError(
-                    f"{error}\n    fix: start the registry (`make registry`) or log in to it (`docker login "
-                    f"{registry.split('/')[0]}`), or correct REGISTRY"
-                ) from None
-        digest = repo_digest(cli, built.reference, repository)
-        # Only the image's own names stay on this machine: the registry's names were for the push.
-        run_cli(cli, "image", "rm", *(f"{repository}:{tag}" for tag in tags))
-        manifest["pushed"] = {"repository": repository, "digest": digest, "reference": f"{repository}@{digest}"}
-        manifest["pushed"]["tags"] = tags
-        write_manifest(manifests, manifest)
-        report.append(f"{repository}@{digest}  {' '.join(tags)}")
+    for variants in ready:
+        repository = f"{registry}/{variants[0].built.repository}"
+        tags = tags_for(variants[0].manifest, variants[0].built.flavour, commit)
+        if len(variants) == 1:
+            report.append(push_one(cli, repository, variants[0], tags, manifests))
+            continue
+        for variant in variants:
+            push_one(cli, repository, variant, [f"{tag}-{variant.platform.arch}" for tag in tags], manifests)
+        index = push_index(cli, repository, [variant.pushed_digest for variant in variants], tags)
+        for variant in variants:
+            variant.manifest["pushed"]["reference"] = f"{repository}@{index}"
+            variant.manifest["pushed"]["index"] = {"digest": index, "tags": tags}
+            write_manifest(manifests, variant.manifest)
+        platform_names = ", ".join(variant.platform.name for variant in variants)
+        report.append(f"{repository}@{index}  {' '.join(tags)}  ({platform_names})")
     return report
 
 
-def pull(cli: str, registry: str, images: list[Built], manifests: Path) -> list[str]:
-    """Fetch every image back, by the digest its manifest records when it was pushed there."""
+@dataclass
+class Ready:
+    """One platform's build of an image, checked for a push: its facts and manifest."""
+
+    built: Built
+    platform: Platform
+    facts: dict[str, Any] | None
+    manifest: dict[str, Any]
+
+    @classmethod
+    def check(cls, cli: str, built: Built, platform: Platform, manifests: Path) -> Ready:
+        facts = image_facts(cli, built.reference)
+        if facts is None:
+            return cls(built, platform, None, {})
+        if facts.get("Architecture") != platform.arch:
+            raise RegistryError(
+                f"{built.reference} is a {facts.get('Architecture')} image, not {platform.name}: "
+                f"build it again with `make build PLATFORM={platform.name}`"
+            )
+        return cls(built, platform, facts, read_manifest(manifests, built, facts["Id"]))
+
+    @property
+    def pushed_digest(self) -> str:
+        return str(self.manifest["pushed"]["digest"])
+
+
+def push_one(cli: str, repository: str, ready: Ready, tags: list[str], manifests: Path) -> str:
+    """Push one build under its tags, write its digest into its manifest, and say so."""
+    assert ready.facts is not None
+    print(f"pushing {ready.built.reference} ({ready.facts['Size'] / 1e9:.2f} GB) to {repository}", flush=True)
+    for tag in tags:
+        run_cli(cli, "tag", ready.built.reference, f"{repository}:{tag}")
+        try:
+            run_cli(cli, "push", f"{repository}:{tag}")
+        except EngineError as error:
+            raise RegistryError(
+                f"{error}\n    fix: start the registry (`make registry`) or log in to it (`docker login "
+                f"{repository.split('/')[0]}`), or correct REGISTRY"
+            ) from None
+    digest = repo_digest(cli, ready.built.reference, repository)
+    # Only the image's own names stay on this machine: the registry's names were for the push.
+    run_cli(cli, "image", "rm", *(f"{repository}:{tag}" for tag in tags))
+    ready.manifest["pushed"] = {"repository": repository, "digest": digest, "reference": f"{repository}@{digest}"}
+    ready.manifest["pushed"]["tags"] = tags
+    write_manifest(manifests, ready.manifest)
+    return f"{repository}@{digest}  {' '.join(tags)}"
+
+
+def push_index(cli: str, repository: str, digests: list[str], tags: list[str]) -> str:
+    """Name the platforms' builds (already pushed) by each tag, as one index; return its digest."""
+    # The registry on this machine speaks plain HTTP, which the CLI's manifest commands allow only
+    # when told; a remote registry keeps TLS.
+    insecure = ["--insecure"] if repository.split("/")[0].split(":")[0] in LOOPBACK else []
+    index_digest = ""
+    for tag in tags:
+        members = [f"{repository}@{digest}" for digest in digests]
+        run_cli(cli, "manifest", "create", "--amend", *insecure, f"{repository}:{tag}", *members)
+        answer = run_cli(cli, "manifest", "push", "--purge", *insecure, f"{repository}:{tag}")
+        index_digest = answer.split()[-1] if answer.split() else ""
+    if not index_digest.startswith("sha256:"):
+        raise RegistryError(f"the registry gave no digest for the index of {repository}: {index_digest!r}")
+    return index_digest
+
+
+def pull(cli: str, registry: str, images: list[Built], manifests: Path, platform: Platform) -> list[str]:
+    """Fetch every image back, by the digest its manifest records when it was pushed there: the
+    index for this host's platform (the engine takes its own from it), the build's own otherwise."""
     registry = check_registry(registry)
     report = []
-    for built in images:
+    for host_named in images:
+        built = host_named.on(platform)
         repository = f"{registry}/{built.repository}"
         path = manifests / f"{built.name}.json"
         manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
         pushed = manifest.get("pushed") or {}
         if pushed.get("repository") == repository:
-            source = pushed["reference"]
+            source = pushed["reference"] if not platform.foreign else f"{repository}@{pushed['digest']}"
         else:
             source = f"{repository}:latest{built.flavour}"
         try:
@@ -232,7 +305,7 @@ def pull(cli: str, registry: str, images: list[Built], manifests: Path) -> list[
             ) from None
         run_cli(cli, "tag", source, built.reference)
         if "built" in manifest and manifest.get("id") == (image_facts(cli, built.reference) or {}).get("Id"):
-            dated = built.reference.rsplit(":", 1)[0] + ":" + manifest["built"][:10].replace("-", "") + built.flavour
-            run_cli(cli, "tag", source, dated)
+            name, _, tag = built.reference.rpartition(":")
+            run_cli(cli, "tag", source, f"{name}:{tag.replace('latest', manifest['built'][:10].replace('-', ''), 1)}")
         report.append(f"{built.reference} <- {source}")
     return report

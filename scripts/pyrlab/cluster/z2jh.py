@@ -110,10 +110,11 @@ def values(settings: HubSettings, manifests: Path) -> dict[str, Any]:
     profile_list = [profile(name, manifest, settings.gpus_per_user) for name, manifest in chosen]
     profile_list[0]["default"] = True
     # The chart's own image setting takes name:tag only: the default profile's, by its build date
-    # (every profile, the default too, pulls by digest).
+    # (every profile, the default too, pulls by digest: an index's when several platforms were pushed).
     pushed = chosen[0][1]["pushed"]
+    tags = pushed.get("index", {}).get("tags") or pushed["tags"]
     singleuser: dict[str, Any] = {
-        "image": {"name": pushed["repository"], "tag": pushed["tags"][1]},
+        "image": {"name": pushed["repository"], "tag": tags[1]},
         "uid": NOTEBOOK_UID,
         "fsGid": NOTEBOOK_GID,
         # The images' entry point (tini, start.sh) runs this, as under the team server.
