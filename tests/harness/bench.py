@@ -28,6 +28,7 @@ import docker
 from harness import localcran
 from harness.chain import chain_images
 from harness.makefile import copy_project, free_port, make_environment
+from pyrlab.platforms import Platform
 
 PREFIX = "pyrlab-bench/"
 ADDED_PYTHON_PACKAGE = "tabulate"
@@ -41,6 +42,7 @@ LOAD_SECONDS = 60
 LOAD_INTERVAL = 0.5
 LOAD_ROUNDS = 3  # the users spawn at once this many times (the median counts); the last runs the cells
 HUB_TO_CELL = "hub: login, spawn pylab, first cell"
+ARM64 = "PLATFORM=linux/arm64"
 PIP_WAY_DOCKERFILE = """\
 # The original pyrlab's way: one layer that reinstalls the whole list with pip, no cache.
 ARG PARENT_IMAGE
@@ -448,7 +450,24 @@ def measure(repo: Path, runs: int) -> list[Figure]:
         figures.append(Figure(f"build pylab with CUDA_INSTALL=yes (CUDA {cuda_version})", "s", [cuda_build]))
         size = client.images.get(f"{PREFIX}pylab:latest-cuda{cuda_version}").attrs["Size"] / GB
         figures.append(Figure("size: pylab, CUDA build", "GB", [size]))
+        figures += arm64_figures(make, cli, copy, runs)
         make("clean-images")
+    return figures
+
+
+def arm64_figures(make: Callable[..., float], cli: str, copy: Path, _runs: int) -> list[Figure]:
+    """The four images for arm64 from a cold build cache, under QEMU on an amd64 host (the
+    rootfs is kept, as for the amd64 figures), and their sizes."""
+    client = docker.from_env(version="auto")
+    run([cli, "builder", "prune", "--all", "--force"], copy)
+    images = list(chain_images())
+    figures = [Figure(f"arm64 cold build: {image}", "s", [make(f"build-{image}", ARM64)]) for image in images]
+    total = sum(figure.value for figure in figures)
+    figures.append(Figure("arm64 cold build: all four, default lists", "s", [total]))
+    suffix = Platform.parse(ARM64.split("=", 1)[1]).suffix
+    for image in images:
+        size = client.images.get(f"{PREFIX}{image}:latest{suffix}").attrs["Size"] / GB
+        figures.append(Figure(f"size: {image}, arm64", "GB", [size]))
     return figures
 
 
@@ -494,6 +513,7 @@ PARTS: dict[str, tuple[str, Measurer]] = {
     "r-sources": ("build-rlab", lambda make, cli, copy, runs: [r_source_figure(make, cli, copy, runs)]),
     "start": ("build-pylab", start_figures),
     "hub": ("build", team_server_figures),
+    "arm64": ("check", arm64_figures),
 }
 
 

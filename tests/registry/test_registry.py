@@ -11,9 +11,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import docker
 import pytest
@@ -23,68 +21,20 @@ from cyclonedx.schema import SchemaVersion
 from cyclonedx.validation.json import JsonStrictValidator
 
 from harness.chain import chain_images
-from harness.makefile import free_port
 from harness.makerun import REPO, make
+from harness.registryserver import ORG, Registry, checked, running_registry
 from pyrlab.cluster.registry import git_commit
 
 CHAIN = chain_images()
 CLI = os.environ.get("CONTAINER_CLI", "docker")
-ORG = "team"
 MANIFEST_MEDIA_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
-
-
-@dataclass(frozen=True)
-class Registry:
-    port: int
-    data: Path
-    manifests: Path
-
-    @property
-    def address(self) -> str:
-        return f"127.0.0.1:{self.port}"
-
-    @property
-    def name(self) -> str:
-        return f"{self.address}/{ORG}"
-
-    @property
-    def settings(self) -> list[str]:
-        return [f"REGISTRY_PORT={self.port}", f"REGISTRY_DATA={self.data}", f"MANIFESTS={self.manifests}"]
-
-    def get(self, path: str, **options: Any) -> requests.Response:
-        password = (self.data / "registry-password").read_text().strip()
-        return requests.get(f"http://{self.address}/v2/{path}", auth=("pyrlab", password), timeout=30, **options)
-
-    def manifest(self, image: str) -> dict[str, Any]:
-        manifest: dict[str, Any] = json.loads((self.manifests / f"{image}.json").read_text())
-        return manifest
-
-
-def checked(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return result.stdout
 
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    folder = tmp_path_factory.mktemp("registry")
-    running = Registry(free_port(), folder / "data", folder / "manifests")
-    started = checked(make("registry", *running.settings))
-    assert f"REGISTRY = {running.address}/pyrlab" in started
-    checked(make("manifest", *running.settings))
-    yield running
-    checked(make("registry-stop", *running.settings))
-    forget_the_registrys_names(running)
-
-
-def forget_the_registrys_names(registry: Registry) -> None:
-    """Untag what the tests pushed and pulled under the registry's address: each run's registry has
-    a port of its own, and names left behind would pile up on a machine that runs the tests often."""
-    client = docker.from_env(version="auto")
-    for image in client.images.list():
-        for reference in image.tags + image.attrs.get("RepoDigests", []):
-            if reference.startswith(f"{registry.address}/"):
-                client.images.remove(reference)
+    with running_registry(tmp_path_factory.mktemp("registry")) as running:
+        checked(make("manifest", *running.settings))
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -255,6 +205,6 @@ def test_each_sbom_follows_cyclonedx_and_counts_the_manifests_packages(
         packages += len(manifest["r"]["packages"]) if manifest["r"] else 0
         assert len(document["components"]) == packages, image
         assert f"wrote {path} ({packages} packages)" in written
-        image = document["metadata"]["component"]
-        assert image["version"] == manifest["id"]
-        assert image["purl"].startswith(f"pkg:oci/{image}@{pushed[image]}?repository_url=")
+        component = document["metadata"]["component"]
+        assert component["version"] == manifest["id"]
+        assert component["purl"].startswith(f"pkg:oci/{image}@{pushed[image]}?repository_url=")
