@@ -89,6 +89,16 @@ def test_a_foreign_build_asks_for_its_platform() -> None:
     assert "--platform" not in build_command(host, "pylab", "p:latest", "pylab:latest", Path("i"), True)
 
 
+def test_a_foreign_build_compiles_bytecode_with_the_hosts_python_when_given() -> None:
+    other = "linux/arm64" if settings(PLATFORM="").platform.arch == "amd64" else "linux/amd64"
+    foreign = settings(PLATFORM=other)
+    words = build_command(foreign, "pylab", "p:latest-x", "pylab:latest-x", Path("i"), True, "pyrlab-rootfs:trixie")
+    assert "NATIVE_IMAGE=pyrlab-rootfs:trixie" in words
+    assert not any(
+        word.startswith("NATIVE_IMAGE=") for word in build_command(foreign, "pylab", "p", "q", Path("i"), True)
+    )
+
+
 def test_the_rootfs_is_debootstrapped_for_the_platform(tmp_path: Path) -> None:
     host = settings(PLATFORM="")
     assert f"--arch={host.platform.arch}" in mmdebstrap_command(host)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pyrlab.engine import image_facts
 from pyrlab.images.prepare import BUILD
 from pyrlab.inside.contract import DTALE_PORT, JUPYTER_PORT, TENSORBOARD_PORT
 from pyrlab.settings import Settings
@@ -32,12 +33,13 @@ def compiles_r_sources(settings: Settings, root: Path) -> bool:
 
 
 def build_command(
-    settings: Settings, folder: str, parent: str, reference: str, iidfile: Path, caches: bool
+    settings: Settings, folder: str, parent: str, reference: str, iidfile: Path, caches: bool, native: str = ""
 ) -> list[str]:
     command = [settings.container_cli, "build", "--file", f"{folder}/Dockerfile", "--network", settings.build_network]
     if settings.platform.foreign:
         # BuildKit then takes the parent of that platform from the local images (make built it).
         command += ["--platform", settings.platform.name]
+        command += ["--build-arg", f"NATIVE_IMAGE={native}"] if native else []
     command += ["--build-arg", f"PARENT_IMAGE={parent}", "--tag", reference, "--iidfile", str(iidfile)]
     name, _, tag = reference.rpartition(":")
     # Each build is also tagged with TAG (today's date): `latest-cuda13` gives `20261205-cuda13`.
@@ -61,9 +63,28 @@ def build_command(
     return [*command, *shlex.split(settings.build_args), "."]
 
 
+def native_image(settings: Settings) -> str:
+    """The chain's base image of the host's own platform, whose Python compiles the bytecode of a
+    foreign platform's build (uv-install); empty, with a note, when it is not here."""
+    if settings.base == "rootfs":
+        image = settings.rootfs_image.removesuffix(settings.platform.suffix)
+    else:
+        image = f"python:{settings.python_base}"
+    facts = image_facts(settings.container_cli, image)
+    if facts is not None and f"{facts.get('Os')}/{facts.get('Architecture')}" == settings.platform.host:
+        return image
+    print(
+        f"note: {image} for this host ({settings.platform.host}) is not here, so Python's bytecode is compiled "
+        f"under emulation, many times slower: build it first (`make rootfs` or `make build` without PLATFORM)",
+        file=sys.stderr,
+    )
+    return ""
+
+
 def build(settings: Settings, folder: str, parent: str, reference: str, iidfile: Path) -> int:
     """Build; the engine's output goes to the terminal. A failure is explained, then returned."""
-    command = build_command(settings, folder, parent, reference, iidfile, caches=folder != WITHOUT_CACHES)
+    native = native_image(settings) if settings.platform.foreign else ""
+    command = build_command(settings, folder, parent, reference, iidfile, folder != WITHOUT_CACHES, native)
     print(shlex.join(command), flush=True)
     if subprocess.run(command, check=False).returncode == 0:
         return 0
