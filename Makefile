@@ -341,7 +341,7 @@ test-unit: $(TEST_TOOLS) ## unit tests of scripts/ (no Docker)
 test-images: $(addprefix test-,$(IMAGES)) ## each image's tests, with the tests of its parents
 
 $(addprefix test-,$(IMAGES)): test-%: build-% $(TEST_TOOLS)
-	$(TOOLS_PY) -m pytest $(addprefix tests/images/,$(call lineage,$*)) --image $(call ref,$*) $(if $(CA_CERTS),--ca-certs $(CA_CERTS))
+	$(TOOLS_PY) -m pytest $(addprefix tests/images/,$(call lineage,$*)) --image $(call ref,$*) $(if $(CA_CERTS),--ca-certs $(CA_CERTS)) $(if $(PLATFORM),--platform $(PLATFORM))
 
 test-make: build $(TEST_TOOLS) ## the Makefile itself: a no-op rebuild, `make pylab` and `make rlab` end to end
 	$(TOOLS_PY) -m pytest tests/make

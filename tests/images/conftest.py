@@ -22,6 +22,7 @@ from harness.imagelab import KERNEL_CLIENT, CellResult, Lab, host_ports, wait_fo
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--image", required=True, help="reference of the image under test, e.g. pylab:latest")
     parser.addoption("--ca-certs", default="", help="the CA_CERTS bundle the image was built with, if any")
+    parser.addoption("--platform", default="", help="the PLATFORM the image was built for (empty: the host's)")
 
 
 @pytest.fixture(scope="session")
