@@ -153,9 +153,18 @@ def lock_lists(args: argparse.Namespace) -> int:
 
     configured = settings()
     prepare.write_r_repos(Path("."), configured)  # the resolver reads it from .build/
+    foreign = configured.platform.arch if configured.platform.foreign else ""
     report = lock.lock(
-        Path("."), resolver(args.base_image), upgrade=args.upgrade, allow_direct_urls=configured.allow_direct_urls
+        Path("."),
+        resolver(args.base_image),
+        upgrade=args.upgrade,
+        allow_direct_urls=configured.allow_direct_urls,
+        foreign_arch=foreign,
     )
+    if foreign:
+        print("\n".join(report))
+        print(f"commit the .lock files: they now also pin Debian's {foreign} versions where they differ")
+        return 0
     report.append(
         lock.lock_base(
             Path("."), configured.container_cli, configured.base, configured.python_base_reference, upgrade=args.upgrade
