@@ -324,8 +324,8 @@ status: $(TOOLS) ## list the lab containers, with the URL of each running one
 	$(PYRLAB) lab-status
 
 ##@ Tests
-.PHONY: test test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster test-rsources test-proxies lint screenshots
-test: lint test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster test-rsources ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server, the registry, the cluster contract, R from sources
+.PHONY: test test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster test-rsources test-proxies lint screenshots test-arm64
+test: lint test-unit test-images test-make test-security test-browser test-hub test-registry test-cluster test-rsources test-arm64 ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server, the registry, the cluster contract, R from sources, the arm64 chain
 
 lint: $(TEST_TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/ruff check scripts hub tests
@@ -342,6 +342,11 @@ test-images: $(addprefix test-,$(IMAGES)) ## each image's tests, with the tests 
 
 $(addprefix test-,$(IMAGES)): test-%: build-% $(TEST_TOOLS)
 	$(TOOLS_PY) -m pytest $(addprefix tests/images/,$(call lineage,$*)) --image $(call ref,$*) $(if $(CA_CERTS),--ca-certs $(CA_CERTS)) $(if $(PLATFORM),--platform $(PLATFORM))
+
+# Under QEMU each test costs several times its native run: CI runs the subset ARM64_SUBSET of
+# tests/images/conftest.py (tests/README.md says why those).
+test-arm64: $(TEST_TOOLS) ## the arm64 chain under QEMU (docs/arm64.md): pyrlab-base, pylab and rlab built for linux/arm64 from its rootfs, each with the arm64 subset of its image tests; all of them: `make test-pylab PLATFORM=linux/arm64`
+	PYTEST_ADDOPTS="-m arm64" $(MAKE) --no-print-directory test-pyrlab-base test-pylab test-rlab PLATFORM=linux/arm64 BASE=rootfs
 
 test-make: build $(TEST_TOOLS) ## the Makefile itself: a no-op rebuild, `make pylab` and `make rlab` end to end
 	$(TOOLS_PY) -m pytest tests/make

@@ -18,6 +18,37 @@ import testinfra
 
 from harness.imagelab import KERNEL_CLIENT, CellResult, Lab, host_ports, wait_for_jupyter
 
+# The arm64 subset that `make test-arm64` (so `make test` and CI) runs under QEMU, where each test
+# costs several times what it does natively (tests/README.md): the image is aarch64, Jupyter
+# answers with its token, a cell runs in each kernel, and every package of the lists imports or
+# loads. `make test-IMAGE PLATFORM=linux/arm64` runs every test. Test files and test names (a
+# parametrized test with all its cases).
+ARM64_SUBSET = {
+    "pyrlab-base/test_platform.py": {"test_the_image_runs_as_the_platform_it_was_built_for"},
+    "pyrlab-base/test_runtime.py": {
+        "test_jupyter_runs_as_the_notebook_user",
+        "test_jupyter_refuses_requests_without_the_token",
+        "test_python_cell_runs_through_jupyter",
+        "test_base_debs_are_installed",
+    },
+    "pylab/test_packages.py": {"test_requirement_is_installed_and_imports"},
+    "pylab/test_cells.py": {"test_numpy_pandas_and_matplotlib_draw_a_plot"},
+    "rlab-base/test_r.py": {"test_r_cell_runs_through_jupyter", "test_r_debs_are_installed"},
+    "rlab/test_rpackages.py": {"test_r_package_loads"},
+    "rlab/test_plot.py": {"test_ggplot2_draws_a_plot_in_the_ir_kernel"},
+}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "arm64: in the arm64 subset of `make test-arm64` (ARM64_SUBSET)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        folder_and_file = "/".join(item.path.parts[-2:])
+        if item.originalname in ARM64_SUBSET.get(folder_and_file, set()):  # type: ignore[attr-defined]
+            item.add_marker(pytest.mark.arm64)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--image", required=True, help="reference of the image under test, e.g. pylab:latest")
