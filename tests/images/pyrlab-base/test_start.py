@@ -19,6 +19,8 @@ JUPYTER_ARGUMENTS = """
 import json, pathlib
 for cmdline in pathlib.Path('/proc').glob('[0-9]*/cmdline'):
     words = cmdline.read_bytes().decode().split('\\0')[:-1]
+    if words and 'qemu' in words[0]:  # under emulation: QEMU's interpreter and the program's path first
+        words = words[2:]
     programs = [number for number, word in enumerate(words[:2]) if word.endswith('jupyter-lab')]
     if programs:
         print(json.dumps(words[programs[0] + 1:]))
