@@ -40,7 +40,7 @@ BASE_LOCK := $(strip $(file <base.lock))
 # build nothing (start, stop or show a lab, write the docs) asks neither.
 LAB_GOALS := pylab rlab pylab-stop rlab-stop stop status pylab-logs rlab-logs pylab-shell rlab-shell password help docs
 ifneq ($(filter-out $(LAB_GOALS),$(or $(MAKECMDGOALS),$(.DEFAULT_GOAL))),)
-CHAIN_BASE := $(if $(filter auto,$(BASE)),$(shell $(CONTAINER_CLI) image inspect $(or $(BASE_LOCK),python:$(PYTHONBASE)) >/dev/null 2>&1 \
+CHAIN_BASE := $(if $(filter auto,$(BASE)),$(shell $(CONTAINER_CLI) image inspect $(or $(BASE_LOCK),python:$(PYTHONBASE))$(PLATFORM_SUFFIX) >/dev/null 2>&1 \
 	&& echo python || { command -v mmdebstrap >/dev/null && echo rootfs || echo python; }),$(BASE))
 export CHAIN_BASE
 IMAGE_IDS := $(shell $(CONTAINER_CLI) image ls --no-trunc --format '{{.Repository}}:{{.Tag}}={{.ID}}' 2>/dev/null)
@@ -200,8 +200,8 @@ status: $(TOOLS) ## list the lab containers, with the URL of each running one
 ##@ Tests
 # Each suite is the folder tests/SUITE, run once what it tests is built.
 SUITES := make security browser hub registry cluster rsources
-.PHONY: test test-unit test-images lint screenshots test-proxies $(addprefix test-,$(IMAGES) $(SUITES))
-test: lint test-unit test-images $(addprefix test-,$(SUITES)) ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server, the registry, the cluster contract, R from sources
+.PHONY: test test-unit test-images lint screenshots test-proxies test-arm64 $(addprefix test-,$(IMAGES) $(SUITES))
+test: lint test-unit test-images $(addprefix test-,$(SUITES)) test-arm64 ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server, the registry, the cluster contract, R from sources, the arm64 chain
 lint: $(TEST_TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/ruff check scripts hub tests
 	$(TOOLS_VENV)/bin/ruff format --check scripts hub tests
@@ -212,7 +212,7 @@ test-unit: $(TEST_TOOLS) ## unit tests of scripts/ (no Docker)
 	$(TOOLS_PY) -m pytest tests/unit
 test-images: $(addprefix test-,$(IMAGES)) ## each image's tests, with the tests of its parents
 $(addprefix test-,$(IMAGES)): test-%: build-% $(TEST_TOOLS)
-	$(TOOLS_PY) -m pytest $(addprefix tests/images/,$(call lineage,$*)) --image $(call ref,$*) $(if $(CA_CERTS),--ca-certs $(CA_CERTS))
+	$(TOOLS_PY) -m pytest $(addprefix tests/images/,$(call lineage,$*)) --image $(call ref,$*) $(if $(CA_CERTS),--ca-certs $(CA_CERTS)) $(if $(PLATFORM),--platform $(PLATFORM))
 test-make: build ## the Makefile itself: a no-op rebuild, `make pylab` and `make rlab` end to end
 test-security: build-pylab ## attacks on the isolation of the labs (root, tokens, tools, saves), each in real containers; creates host users, so run as root
 test-browser: build-pylab build-rlab ## the labs as a person uses them, in Debian's Chromium (apt-get install chromium); screenshots in test-output/screenshots
@@ -223,6 +223,11 @@ test-rsources: build-rlab-base ## R packages from R_REPOS for real: packages bui
 test-proxies: ## builds through real caches on 127.0.0.1 and `make clean` (clears pyrlab's build cache; CI runs it after test)
 $(addprefix test-,$(SUITES) proxies): test-%: $(TEST_TOOLS)
 	$(TOOLS_PY) -m pytest tests/$*
+# Under QEMU each test costs several times its native run: CI runs the arm64 subset of the image
+# tests (the marker arm64, tests/README.md says why), then pushes both platforms as one index.
+test-arm64: build $(TEST_TOOLS) ## the arm64 chain under QEMU (docs/arm64.md): the images of ARM64_TESTS built for linux/arm64 from its rootfs, each with the arm64 subset of its image tests; then a push of both platforms to a registry on 127.0.0.1 (tests/platforms)
+	PYTEST_ADDOPTS="-m arm64" $(MAKE) --no-print-directory $(addprefix test-,$(ARM64_TESTS)) PLATFORM=linux/arm64 BASE=rootfs
+	$(TOOLS_PY) -m pytest tests/platforms
 # The pictures of README.md and docs/, taken by the browser tests.
 SCREENSHOTS := pylab-plot rlab-ggplot hub-spawn
 screenshots: test-browser ## take the screenshots of README.md and docs/ anew (docs/screenshots/) with the browser tests

@@ -49,6 +49,14 @@ def check(args: argparse.Namespace) -> int:
     if cannot_run:
         raise LabError(cannot_run)
     if configured.platform.foreign:
+        if configured.base == "python":
+            # A pull for another platform would give the host's python:TAG that platform's image.
+            raise LabError(
+                f"PLATFORM={configured.platform.name} is not this host's ({configured.platform.host}): its chain "
+                f"starts from BASE=rootfs, built for it from Debian's archive (`make rootfs PLATFORM="
+                f"{configured.platform.name}`), not from BASE=python, whose pull would replace the host's "
+                f"{configured.python_base_reference}. Set BASE=rootfs (or BASE=auto with mmdebstrap installed)"
+            )
         print(f"PLATFORM={configured.platform.name}: built under QEMU, named *{configured.platform.suffix}")
     problems = proxies.unanswered({"APTPROXY": configured.apt_proxy, "PIPPROXY": configured.pip_proxy})
     if problems:
@@ -145,9 +153,18 @@ def lock_lists(args: argparse.Namespace) -> int:
 
     configured = settings()
     prepare.write_r_repos(Path("."), configured)  # the resolver reads it from .build/
+    foreign = configured.platform.arch if configured.platform.foreign else ""
     report = lock.lock(
-        Path("."), resolver(args.base_image), upgrade=args.upgrade, allow_direct_urls=configured.allow_direct_urls
+        Path("."),
+        resolver(args.base_image),
+        upgrade=args.upgrade,
+        allow_direct_urls=configured.allow_direct_urls,
+        foreign_arch=foreign,
     )
+    if foreign:
+        print("\n".join(report))
+        print(f"commit the .lock files: they now also pin Debian's {foreign} versions where they differ")
+        return 0
     report.append(
         lock.lock_base(
             Path("."), configured.container_cli, configured.base, configured.python_base_reference, upgrade=args.upgrade

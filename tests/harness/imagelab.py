@@ -42,7 +42,7 @@ def host_ports(container: Any) -> dict[int, int]:
     return {int(port.split("/")[0]): int(bound[0]["HostPort"]) for port, bound in bindings.items() if bound}
 
 
-def wait_for_jupyter(container: Any, url: str, token: str, timeout: float = 90) -> None:
+def wait_for_jupyter(container: Any, url: str, token: str, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
@@ -71,7 +71,7 @@ def run_once(docker_client: Any, image: str, command: list[str], **options: Any)
     """Run a command in a new container through the image's entry point; return its standard output
     (start.sh logs to standard error, which docker interleaves in no fixed order)."""
     with running(docker_client, image, command, **options) as container:
-        result = container.wait(timeout=120)
+        result = container.wait(timeout=300)
         assert result["StatusCode"] == 0, container.logs().decode(errors="replace")
         return str(container.logs(stdout=True, stderr=False).decode(errors="replace"))
 

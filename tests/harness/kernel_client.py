@@ -86,7 +86,11 @@ async def run_cell(
     )
     kernel_id = json.loads(reply.body)["id"]
     try:
-        socket = await websocket_connect(HTTPRequest(f"ws://{base}/api/kernels/{kernel_id}/channels", headers=headers))
+        # A kernel under QEMU (an arm64 image on amd64) takes far longer than tornado's 20 s to answer.
+        channels = HTTPRequest(
+            f"ws://{base}/api/kernels/{kernel_id}/channels", headers=headers, connect_timeout=120, request_timeout=120
+        )
+        socket = await websocket_connect(channels)
         status, output = await execute(socket, code)
         result: dict[str, Any] = {"status": status, "output": output, "seconds": time.monotonic() - started}
         round_trips = []

@@ -141,3 +141,39 @@ def test_a_torch_project_pinned_to_its_wheel_has_the_wheels_version() -> None:
         + "\n"
     )
     assert lockfile.python_pins(lock) == {"torch": "2.9.1+cpu", "six": "1.17.0"}
+
+
+def test_another_architectures_pins_are_added_only_where_debian_differs() -> None:
+    host = "# pyrlab-lock: r_packages.txt=x\nr-cran-backports=1.5.0-2  # R: backports\nlibc6=2.41-12\n"
+    arm64 = {"r-cran-backports": "1.5.0-2+b2", "libc6": "2.41-12", "libfoo-arm": "1.0"}
+    text = lockfile.with_arch_pins(host, "arm64", arm64, {"r-cran-backports": "R: backports"})
+    assert text == host + "libfoo-arm:arm64=1.0\nr-cran-backports:arm64=1.5.0-2+b2  # R: backports\n"
+    assert lockfile.debian_pins(text)["r-cran-backports:arm64"] == "1.5.0-2+b2"
+    assert lockfile.debian_pins(text)["r-cran-backports"] == "1.5.0-2"
+    # Locking that architecture again replaces its lines; another architecture's stay.
+    again = lockfile.with_arch_pins(text + "libc6:riscv64=2.41-12+b1\n", "arm64", {"libc6": "2.41-12"}, {})
+    assert again == host + "libc6:riscv64=2.41-12+b1\n"
+
+
+def test_a_foreign_lock_keeps_the_python_locks_and_adds_debian_pins(tmp_path: Path) -> None:
+    (tmp_path / "base_debs.txt").write_text("git\n")
+    (tmp_path / "base_debs.lock").write_text("# pyrlab-lock: base_debs.txt=x\ngit=1:2.47.3-0+deb13u1\n")
+    spec = next(spec for spec in lockfile.LOCKS if spec.lock == "base_debs.lock")
+    document = {"debian": {"base_debs.txt": {"git": "1:2.47.3-0+deb13u1+b1"}}, "notes": {}}
+    text = lock.arch_lock_text(tmp_path, spec, document, "arm64")
+    assert text is not None
+    assert text.endswith("git=1:2.47.3-0+deb13u1\ngit:arm64=1:2.47.3-0+deb13u1+b1\n")
+    python = next(spec for spec in lockfile.LOCKS if spec.kind == "python")
+    assert lock.arch_lock_text(tmp_path, python, document, "arm64") is None
+    missing = next(spec for spec in lockfile.LOCKS if spec.lock == "r_debs.lock")
+    with pytest.raises(lock.LockError, match=r"r_debs\.lock is missing: run `make lock` for this host's"):
+        lock.arch_lock_text(tmp_path, missing, document, "arm64")
+
+
+def test_the_r_mapper_passes_another_architectures_pins_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    locked = tmp_path / "r_packages.txt"
+    locked.write_text("r-cran-utf8=1.2.4-1  # R: utf8\nr-cran-utf8:arm64=1.2.4-1+b1  # R: utf8\n")
+    assert rdeb.main([str(locked)]) == 0
+    assert capsys.readouterr().out.split() == ["r-cran-utf8=1.2.4-1", "r-cran-utf8:arm64=1.2.4-1+b1"]

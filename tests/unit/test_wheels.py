@@ -4,6 +4,7 @@ brings no CUDA is named. Against a package index served on 127.0.0.1."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,6 +52,11 @@ PROJECTS: dict[str, dict[str, str]] = {
 PREFIX = "/root/pypi/+simple/"
 
 
+def digest(filename: str) -> str:
+    """The sha256 the index gives a file: here, of its name."""
+    return hashlib.sha256(filename.encode()).hexdigest()
+
+
 class Handler(IndexHandler):
     def do_GET(self) -> None:
         path = self.path
@@ -70,7 +76,10 @@ class Handler(IndexHandler):
         if not path.startswith(PREFIX) or name not in PROJECTS:
             self.send_error(404)
             return
-        files = [{"filename": filename, "url": f"/files/{filename}", "hashes": {}} for filename in PROJECTS[name]]
+        files = [
+            {"filename": filename, "url": f"/files/{filename}", "hashes": {"sha256": digest(filename)}}
+            for filename in PROJECTS[name]
+        ]
         self.answer({"name": name, "files": files})
 
 
@@ -146,6 +155,22 @@ def test_a_lock_is_checked_pin_by_pin_at_its_line(tmp_path: Path, index: str) ->
     (root / "requirements.lock").write_text(lock, encoding="utf-8")
     problems = missing_wheels(root, settings(index))
     assert [(str(problem.path), problem.line) for problem in problems] == [("requirements.lock", 4)]
+
+
+def test_a_lock_without_the_platforms_hashes_is_named(tmp_path: Path, index: str) -> None:
+    root = project(tmp_path, "numbers\n")
+    x86 = digest("numbers-2.0-cp313-cp313-manylinux_2_17_x86_64.manylinux2014_x86_64.whl")
+    arm = digest("numbers-2.0-cp313-cp313-manylinux_2_17_aarch64.manylinux2014_aarch64.whl")
+    (root / "requirements.lock").write_text(f"numbers==2.0 \\\n    --hash=sha256:{x86}\n", encoding="utf-8")
+    problems = missing_wheels(root, settings(index))
+    assert [str(problem) for problem in problems] == [
+        "requirements.lock:1: numbers==2.0 has wheels for linux/arm64, but the lock carries none of their hashes\n"
+        "    fix: run make lock: it records the hashes of every file of each pinned version"
+    ]
+    assert missing_wheels(root, settings(index, "linux/amd64")) == []
+    both = f"numbers==2.0 \\\n    --hash=sha256:{x86} \\\n    --hash=sha256:{arm}\n"
+    (root / "requirements.lock").write_text(both, encoding="utf-8")
+    assert missing_wheels(root, settings(index)) == []
 
 
 def test_a_framework_whose_build_for_the_platform_has_no_cuda_is_named(tmp_path: Path, index: str) -> None:

@@ -13,7 +13,7 @@ from pyrlab.engine import image_facts, run_showing_progress
 from pyrlab.engine import run as run_cli
 from pyrlab.inside.errors import UserError
 from pyrlab.inside.lists import check_lists
-from pyrlab.inside.lockfile import LOCKS, LockSpec, header, pins
+from pyrlab.inside.lockfile import LOCKS, LockSpec, header, pins, with_arch_pins
 
 
 class LockError(UserError):
@@ -86,15 +86,31 @@ def lock_text(root: Path, spec: LockSpec, document: dict[str, Any]) -> str:
     return header(root, spec, str(document["resolved_for"])) + body
 
 
-def write_locks(root: Path, document: dict[str, Any]) -> list[str]:
-    """Write every lock from the resolver's answer; return the changes, described."""
+def arch_lock_text(root: Path, spec: LockSpec, document: dict[str, Any], arch: str) -> str | None:
+    """For a platform other than the host's (`make lock PLATFORM=…`): the host's lock with that
+    architecture's Debian pins where they differ; None for a Python lock, which already holds the
+    hashes of both platforms' wheels and stays as it is."""
+    if spec.kind == "python":
+        return None
+    path = root / spec.lock
+    if not path.is_file():
+        raise LockError(f"{spec.lock} is missing: run `make lock` for this host's platform first, then with PLATFORM")
+    versions = document["debian"][spec.list]
+    return with_arch_pins(path.read_text(encoding="utf-8"), arch, versions, document["notes"].get(spec.list, {}))
+
+
+def write_locks(root: Path, document: dict[str, Any], foreign_arch: str = "") -> list[str]:
+    """Write every lock from the resolver's answer; return the changes, described. For a foreign
+    architecture, only its own Debian pins change."""
     report = []
     owner = root.stat()
     for spec in LOCKS:
         path = root / spec.lock
         existed = path.is_file()
         old = pins(spec, path.read_text(encoding="utf-8")) if existed else {}
-        text = lock_text(root, spec, document)
+        text = arch_lock_text(root, spec, document, foreign_arch) if foreign_arch else lock_text(root, spec, document)
+        if text is None:
+            continue
         path.write_text(text, encoding="utf-8")
         if os.getuid() == 0:  # run as root for a user's checkout: the lock is the user's
             os.chown(path, owner.st_uid, owner.st_gid)
@@ -102,11 +118,16 @@ def write_locks(root: Path, document: dict[str, Any]) -> list[str]:
     return report
 
 
-def lock(root: Path, resolver: Resolver, upgrade: bool, allow_direct_urls: bool = False) -> list[str]:
-    """Resolve every list and write its lock; raises LockError or ListError before writing anything."""
+def lock(
+    root: Path, resolver: Resolver, upgrade: bool, allow_direct_urls: bool = False, foreign_arch: str = ""
+) -> list[str]:
+    """Resolve every list and write its lock; raises LockError or ListError before writing anything.
+    With foreign_arch (PLATFORM not the host's), only that architecture's Debian pins are added."""
     check_lists(root, allow_direct_urls=allow_direct_urls)
-    document = resolver.run(root, "lock", upgrade=upgrade)
-    return write_locks(root, document)
+    if foreign_arch and upgrade:
+        raise LockError("make upgrade moves the host's pins: run it without PLATFORM, then `make lock PLATFORM=…`")
+    document = resolver.run(root, "lock-debian" if foreign_arch else "lock", upgrade=upgrade)
+    return write_locks(root, document, foreign_arch)
 
 
 BASE_LOCK = "base.lock"

@@ -37,10 +37,14 @@ def package_components(manifest: dict[str, Any]) -> list[Component]:
         kinds.append(("cran", manifest["r"]["packages"]))
     kinds.append(("deb", manifest["debian"]))
     components = []
+    # A Debian package's version can differ between architectures (a +b1 rebuild): its purl names
+    # the image's architecture, as the manifest recorded it.
+    arch = str(manifest.get("platform", "")).rpartition("/")[2]
     for kind, packages in kinds:
         for name, version in sorted(packages.items()):
             namespace = "debian" if kind == "deb" else None
-            purl = PackageURL(type=kind, namespace=namespace, name=name, version=version)
+            qualifiers = {"arch": arch} if kind == "deb" and arch else None
+            purl = PackageURL(type=kind, namespace=namespace, name=name, version=version, qualifiers=qualifiers)
             components.append(
                 Component(name=name, version=version, type=ComponentType.LIBRARY, purl=purl, bom_ref=purl.to_string())
             )

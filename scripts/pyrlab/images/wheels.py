@@ -51,6 +51,7 @@ class Wanted:
     specifier: SpecifierSet
     extras: frozenset[str] = field(default_factory=frozenset)
     via: str = ""  # for a project an extra brings: the requirement that asked for it
+    hashes: frozenset[str] = frozenset()  # a lock's pin: the sha256 of the files it allows
 
 
 def fits(filename: str, platform: Platform, python: tuple[int, int] = PYTHON) -> bool:
@@ -97,10 +98,7 @@ def wanted(root: Path, settings: Settings) -> list[Wanted]:
         spec = LOCK_FOR_LIST.get(package_list.path)
         lock = root / spec.lock if spec is not None else None
         if lock is not None and lock.is_file():
-            for number, raw in enumerate(lock.read_text(encoding="utf-8").splitlines(), start=1):
-                match = PYTHON_PIN.match(raw)
-                if match:
-                    found.append(Wanted(lock.relative_to(root), number, match[1], SpecifierSet(f"=={match[2]}")))
+            found += locked(lock.relative_to(root), lock.read_text(encoding="utf-8"))
             continue
         for entry in read_entries(path):
             try:
@@ -121,6 +119,22 @@ def wanted(root: Path, settings: Settings) -> list[Wanted]:
         if settings.cuda_install and package_list.path == "requirements-gpu.txt":
             found += cuda_stage(root, settings.cuda_version)
     return found
+
+
+def locked(path: Path, text: str) -> list[Wanted]:
+    """A Python lock's pins, each with its line and the hashes on its continuation lines."""
+    pins: list[Wanted] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        match = PYTHON_PIN.match(raw)
+        if match:
+            pins.append(Wanted(path, number, match[1], SpecifierSet(f"=={match[2]}")))
+        elif pins and raw[:1].isspace():
+            hashes = frozenset(re.findall(r"--hash=sha256:([0-9a-f]{64})", raw))
+            last = pins[-1]
+            pins[-1] = Wanted(
+                last.path, last.line, last.name, last.specifier, last.extras, last.via, last.hashes | hashes
+            )
+    return pins
 
 
 def cuda_stage(root: Path, cuda_version: str) -> list[Wanted]:
@@ -301,6 +315,18 @@ def problem_of(index: Index, item: Wanted, platform: Platform) -> tuple[Problem 
                 Wanted(item.path, item.line, requirement.name, requirement.specifier, frozenset(requirement.extras),
                        via=f"{item.name}[{','.join(sorted(item.extras))}]")
             )  # fmt: skip
+    digests = {sha256(file) for file in fitting}
+    if fitting and item.hashes and not digests & item.hashes:
+        # uv installs a lock with --require-hashes: a lock without the platform's hashes fails there.
+        return (
+            Problem(
+                item.path,
+                item.line,
+                f"{item.name}=={version} has wheels for {platform.name}, but the lock carries none of their hashes",
+                "run make lock: it records the hashes of every file of each pinned version",
+            ),
+            brought,
+        )
     if fitting or not wheels:
         return None, brought
     others = sorted({tag for file in wheels for tag in platform_tags(str(file["filename"]))})
@@ -316,6 +342,11 @@ def problem_of(index: Index, item: Wanted, platform: Platform) -> tuple[Problem 
         ),
         brought,
     )
+
+
+def sha256(file: dict[str, object]) -> str:
+    hashes = file.get("hashes")
+    return str(hashes.get("sha256", "")) if isinstance(hashes, dict) else ""
 
 
 def platform_tags(filename: str) -> set[str]:

@@ -23,6 +23,9 @@ PYTHON_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;\\
 # A torch project pinned to the one wheel of TORCH_CPU_INDEX: name @ URL of name-VERSION-tags.whl
 PYTHON_WHEEL_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*) @ \S*/[^/\s]+?-([^-/\s]+)-[^/\s]+\.whl")
 DEBIAN_PIN = re.compile(r"^([a-z0-9][a-z0-9+.-]+)=(\S+)$")
+# A Debian pin of one architecture (name:arm64=version): there it replaces the plain pin of that
+# name, where Debian's version differs (a rebuild of that architecture only: 1.5.0-2+b2).
+DEBIAN_ARCH_PIN = re.compile(r"^([a-z0-9][a-z0-9+.-]+):([a-z0-9]+)=(\S+)$")
 # An R source of R_REPOS in r_packages.lock: name==version sha256=… repo=…
 SOURCE_PIN = re.compile(r"^([A-Za-z][A-Za-z0-9.]*)==(\S+) sha256=")
 
@@ -133,6 +136,8 @@ def debian_pins(text: str) -> dict[str, str]:
         match = DEBIAN_PIN.match(line)
         if match:
             pins[match[1]] = match[2]
+        elif arch := DEBIAN_ARCH_PIN.match(line):
+            pins[f"{arch[1]}:{arch[2]}"] = arch[3]
         elif source := SOURCE_PIN.match(line):
             pins[f"{source[1]} (R source)"] = source[2]
     return pins
@@ -152,3 +157,23 @@ def install_text(root: Path, list_name: str) -> tuple[str, str]:
             raise ListError(problems)
         return spec.lock, (root / spec.lock).read_text(encoding="utf-8")
     return list_name, (root / list_name).read_text(encoding="utf-8")
+
+
+def with_arch_pins(text: str, arch: str, versions: dict[str, str], notes: dict[str, str]) -> str:
+    """A Debian lock with its pins for one more architecture: a `name:ARCH=version` line for each
+    package whose version there differs from the plain pin (or that has none); that
+    architecture's earlier lines are replaced, every other line is kept."""
+    kept, plain = [], {}
+    for line in text.splitlines():
+        match = DEBIAN_ARCH_PIN.match(line.split("  #", 1)[0].strip())
+        if match and match[2] == arch:
+            continue
+        kept.append(line)
+        if pin := DEBIAN_PIN.match(line.split("  #", 1)[0].strip()):
+            plain[pin[1]] = pin[2]
+    added = [
+        f"{package}:{arch}={version}" + (f"  # {notes[package]}" if notes.get(package) else "")
+        for package, version in sorted(versions.items())
+        if plain.get(package) != version
+    ]
+    return "\n".join(kept + added) + "\n"

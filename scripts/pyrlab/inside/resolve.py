@@ -5,8 +5,9 @@ for that image's own Python. Run as root, with the project mounted read-only on 
 `python3 -m pyrlab.inside.resolve lock` prints one JSON document on stdout (progress goes to stderr):
     {"resolved_for": "...", "debian": {list: {package: version}}, "notes": {list: {package: note}},
      "python": {lock path: uv's output}}
-`python3 -m pyrlab.inside.resolve candidates` reads {package: pinned version} on stdin and prints the
-packages whose apt candidate is newer, {package: candidate}.
+`python3 -m pyrlab.inside.resolve lock-debian` gives the same without the Python locks (another
+platform's Debian pins). `python3 -m pyrlab.inside.resolve candidates` reads {package: pinned
+version} on stdin and prints the packages whose apt candidate is newer, {package: candidate}.
 
 Settings come from the environment: APT_PROXY, PIP_INDEX, TORCH_INDEX (pylab's torch projects
 come from it alone), UPGRADE=yes. A CA bundle mounted on
@@ -334,7 +335,8 @@ def main(argv: list[str] | None = None) -> int:
             "debian": debian,
             "notes": notes,
             "r_sources": r_sources,
-            "python": resolve_python(Path(tempfile.mkdtemp())),
+            # lock-debian: another platform's Debian pins only (its Python locks are the host's).
+            "python": {} if mode[0] == "lock-debian" else resolve_python(Path(tempfile.mkdtemp())),
         }
     except ResolveError as error:
         print(f"error: {error}", file=sys.stderr)

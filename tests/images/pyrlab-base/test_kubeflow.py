@@ -41,7 +41,7 @@ def wait_for_prefix(container: Any) -> str:
     container.reload()
     port = container.attrs["NetworkSettings"]["Ports"]["8888/tcp"][0]["HostPort"]
     status = f"http://127.0.0.1:{port}{PREFIX}/api/status"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300
     while True:
         try:
             if requests.get(status, timeout=2).status_code == 200:  # no token: the gateway's job
