@@ -24,4 +24,5 @@ print(int(frame["y"].sum()), png.getvalue()[:8] == b"\\x89PNG\\r\\n\\x1a\\n")
 
 def test_numpy_pandas_and_matplotlib_draw_a_plot(run_cell: Callable[[str, str], CellResult]) -> None:
     result = run_cell("python3", CELL)
-    assert (result.status, result.output.split()) == ("ok", ["285", "True"]), result.output
+    # Its last line: matplotlib may first say that it builds its font cache.
+    assert (result.status, result.output.split()[-2:]) == ("ok", ["285", "True"]), result.output
