@@ -117,5 +117,5 @@ MANIFESTS ?= manifests
 ALLOW_DIRECT_URLS ?= no
 ## Python environment of the test and check tools
 TOOLS_VENV ?= .venv
-## Images that `make test-arm64` builds for linux/arm64 under QEMU and tests (their arm64 subset); CI runs it with this default
-ARM64_TESTS ?= pyrlab-base pylab rlab
+## Images that `make test-arm64` builds for linux/arm64 under QEMU and tests, each with the arm64 subset of its own and its parents' tests (pylab and rlab cover pyrlab-base and rlab-base); CI runs it with this default
+ARM64_TESTS ?= pylab rlab
