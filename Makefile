@@ -168,16 +168,18 @@ z2jh-values: $(TOOLS) ## write Z2JH_VALUES for Zero to JupyterHub's chart: a pro
 hub_cuda_image = $(IMAGE_PREFIX)pylab:latest-cuda$(CUDA_VERSION)
 hub_cuda_choice = $(if $(filter $(hub_cuda_image)=%,$(IMAGE_IDS)),$(comma)pylab-cuda$(CUDA_VERSION)=$(hub_cuda_image))
 comma := ,
-.PHONY: hub hub-stop hub-logs hub-status hub-user
+.PHONY: hub hub-stop hub-logs hub-status hub-user swarm-join
 hub: $(TOOLS) $(BUILD)/pyrlab-hub.id ## start the team server (build it first when needed); prints its URL
 	$(PYRLAB) hub-start $(call ref,pyrlab-hub)
 hub-stop: ## stop the team server and its users' labs; their homes and the hub's state stay
 hub-logs: ## follow the team server's log
-hub-status: ## the team server and each user's lab: image, GPUs, state
+hub-status: ## the team server and each user's lab: image, state (and node on a swarm), GPUs, idle time
 hub-stop hub-logs hub-status: $(TOOLS)
 	$(PYRLAB) $@
 hub-user: $(TOOLS) ## add a user (NAME=alice) or authorize one who signed up; prints a new password
 	$(PYRLAB) hub-user "$$NAME"
+swarm-join: $(TOOLS) ## HUB_ENGINE=swarm: print what a new server runs to join this swarm as a node for labs (engine settings, join command, registry, homes)
+	$(PYRLAB) swarm-join
 export NAME
 
 ##@ Labs (each started detached; the URL to open is printed)
@@ -199,9 +201,9 @@ status: $(TOOLS) ## list the lab containers, with the URL of each running one
 
 ##@ Tests
 # Each suite is the folder tests/SUITE, run once what it tests is built.
-SUITES := make security browser hub registry cluster rsources
+SUITES := make security browser hub swarm registry cluster rsources
 .PHONY: test test-unit test-images lint screenshots test-proxies test-arm64 $(addprefix test-,$(IMAGES) $(SUITES))
-test: lint test-unit test-images $(addprefix test-,$(SUITES)) test-arm64 ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server, the registry, the cluster contract, R from sources, the arm64 chain
+test: lint test-unit test-images $(addprefix test-,$(SUITES)) test-arm64 ## what CI runs: lint, unit tests, each image's tests on real containers, the Makefile, the isolation attacks, the labs in a browser, the team server, the team server on a swarm, the registry, the cluster contract, R from sources, the arm64 chain
 lint: $(TEST_TOOLS) ## ruff, mypy and shellcheck
 	$(TOOLS_VENV)/bin/ruff check scripts hub tests
 	$(TOOLS_VENV)/bin/ruff format --check scripts hub tests
@@ -217,6 +219,7 @@ test-make: build ## the Makefile itself: a no-op rebuild, `make pylab` and `make
 test-security: build-pylab ## attacks on the isolation of the labs (root, tokens, tools, saves), each in real containers; creates host users, so run as root
 test-browser: build-pylab build-rlab ## the labs as a person uses them, in Debian's Chromium (apt-get install chromium); screenshots in test-output/screenshots
 test-hub: build-pylab build-rlab ## the team server for real: make hub, users, spawns of pylab and rlab, cells through its proxy
+test-swarm: build-pylab build-rlab $(BUILD)/pyrlab-proxies.id $(BUILD)/pyrlab-hub.id ## the team server on a real swarm of three Docker engines here (HUB_ENGINE=swarm): labs on two workers pulled from a registry, GPUs as generic resources, a worker lost
 test-registry: build ## make registry, push and pull for real on 127.0.0.1; a lab from the pulled digest passes pylab's tests
 test-cluster: build-pylab build-rlab $(BUILD)/pyrlab-hub.id ## the cluster contract: a real JupyterHub spawning the images as Zero to JupyterHub's KubeSpawner does
 test-rsources: build-rlab-base ## R packages from R_REPOS for real: packages built with R CMD build, served on 127.0.0.1, compiled into a scratch rlab

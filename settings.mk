@@ -111,6 +111,10 @@ HUB_UID_BASE ?= 20000
 GPU_POOL ?=
 ## Team server: GPUs each user of the CUDA image gets
 GPUS_PER_USER ?= 1
+## Team server: where the labs run: docker (containers on this host) or swarm (Swarm services on the nodes of the swarm this host manages, pulled from the registry by digest; docs/several-servers.md)
+HUB_ENGINE ?= docker
+## Team server on Swarm: the registry as the nodes reach it, host[:port]/org (empty: REGISTRY as `make push` recorded it)
+SWARM_REGISTRY ?=
 ## Folder of the image manifests (<image>.json and <image>.md) that `make build` and `make manifest` write; git ignores it unless you remove its line from .gitignore
 MANIFESTS ?= manifests
 ## yes: accept direct references (`name @ https://...`, `@ git+...`, `@ file://...`) in the Python lists; a lock cannot hash-check what such a URL points at

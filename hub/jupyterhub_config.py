@@ -87,7 +87,9 @@ if (CONFIG / "ssl" / "cert.pem").is_file() and (CONFIG / "ssl" / "key.pem").is_f
     c.JupyterHub.ssl_cert = str(CONFIG / "ssl" / "cert.pem")
     c.JupyterHub.ssl_key = str(CONFIG / "ssl" / "key.pem")
 
-c.JupyterHub.spawner_class = "pyrlab_hub.PyrlabSpawner"
+# HUB_ENGINE=swarm: each lab a Swarm service on a node of the swarm this hub's host manages.
+ON_SWARM = os.environ["HUB_ENGINE"] == "swarm"
+c.JupyterHub.spawner_class = "pyrlab_swarm.PyrlabSwarmSpawner" if ON_SWARM else "pyrlab_hub.PyrlabSpawner"
 IMAGES = contract.image_choices(os.environ["HUB_IMAGES"])
 c.DockerSpawner.allowed_images = IMAGES
 # The first choice is the default: a spawn that names none never falls back to DockerSpawner's own image.
@@ -106,7 +108,7 @@ c.PyrlabSpawner.hub_name = os.environ["HUB_CONTAINER"]
 # pyrlab's images start through start.sh (their entry point), which runs this with the hub's
 # arguments, as the user's own uid; they have no CMD of their own.
 c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
-c.Spawner.start_timeout = 120
+c.Spawner.start_timeout = 600 if ON_SWARM else 120  # on a swarm, a node pulls an image at its first lab of it
 c.Spawner.http_timeout = 90
 if os.environ.get("HUB_MEM_LIMIT"):
     c.Spawner.mem_limit = os.environ["HUB_MEM_LIMIT"]

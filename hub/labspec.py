@@ -17,6 +17,7 @@ from pyrlab.inside.contract import (
     LAB_SECURITY_OPT,
     NOTEBOOK_GROUP_ID,
     SHARED,
+    SWARM_NODE_LABEL,
     USER_LABEL,
     WORK,
 )
@@ -51,4 +52,30 @@ def lab_spec(*, user: str, uid: int, home: Path, shared: str, hub_name: str, gpu
             "security_opt": list(LAB_SECURITY_OPT),
             "group_add": [str(NOTEBOOK_GROUP_ID)],
         },
+    )
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """SwarmSpawner's extra_container_spec, extra_placement_spec and the service's labels."""
+
+    container: dict[str, Any]
+    placement: dict[str, Any]
+    labels: dict[str, str]
+
+
+def service_spec(spec: LabSpec) -> ServiceSpec:
+    """The same lab as a Swarm service (HUB_ENGINE=swarm): the user's uid from the first process,
+    no capability, group users, no probe. A service cannot ask for no-new-privileges: it goes only to
+    nodes whose engine sets it for every container, which their label SWARM_NODE_LABEL says."""
+    return ServiceSpec(
+        container={
+            "user": spec.create["user"],
+            "labels": spec.create["labels"],
+            "healthcheck": {"Test": spec.create["healthcheck"]["test"]},
+            "cap_drop": spec.host["cap_drop"],
+            "groups": spec.host["group_add"],
+        },
+        placement={"constraints": [f"engine.labels.{SWARM_NODE_LABEL} == yes"]},
+        labels=spec.create["labels"],
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import bcrypt
-from docker.errors import APIError
+from docker.errors import APIError, NotFound
 from docker.types import DeviceRequest
 from dockerspawner import DockerSpawner
 from jupyterhub import orm
@@ -184,20 +184,31 @@ class PyrlabSpawner(DockerSpawner):  # type: ignore[misc]
         choice = choice or next(iter(allowed))
         return choice, await self.check_allowed(choice)
 
+    async def free_gpus_text(self) -> str:
+        held = await self.held_gpus()
+        free = [gpu for gpu in self.gpu_pool if gpu not in held]
+        return f"GPUs free now: {len(free)} of {len(self.gpu_pool)}"
+
+    async def describe(self, reference: str) -> str:
+        """An image's description label; its reference where this engine does not have it (on a
+        swarm, the nodes pull the labs' images, the manager need not)."""
+        try:
+            image = await self.docker("inspect_image", reference)
+        except NotFound:
+            return reference
+        labels = image.get("Config", {}).get("Labels") or {}
+        return str(labels.get(DESCRIPTION_LABEL, reference))
+
     async def get_options_form(self) -> str:
         """The spawn page: each choice with what it holds, and for a CUDA image the GPUs free now."""
         allowed = self._get_allowed_images()
         if len(allowed) <= 1:
             return ""
-        held = await self.held_gpus()
         rows = []
         for index, (choice, reference) in enumerate(allowed.items()):
-            image = await self.docker("inspect_image", reference)
-            labels = image.get("Config", {}).get("Labels") or {}
-            about = labels.get(DESCRIPTION_LABEL, reference)
+            about = await self.describe(reference)
             if wants_gpus(choice):
-                free = [gpu for gpu in self.gpu_pool if gpu not in held]
-                about += f". GPUs free now: {len(free)} of {len(self.gpu_pool)}"
+                about += f". {await self.free_gpus_text()}"
             checked = "checked" if index == 0 else ""
             rows.append(
                 f'<div class="radio"><label><input type="radio" name="image" value="{html.escape(choice)}" {checked}> '

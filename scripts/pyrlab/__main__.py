@@ -407,6 +407,13 @@ def hub_status(_: argparse.Namespace) -> int:
     return 0
 
 
+def swarm_join(_: argparse.Namespace) -> int:
+    from pyrlab.team import swarm
+
+    print("\n".join(swarm.join_instructions(settings().container_cli, HubSettings.from_environment())))
+    return 0
+
+
 def hub_user(args: argparse.Namespace) -> int:
     from pyrlab.team import server
 
@@ -490,6 +497,7 @@ def parser() -> argparse.ArgumentParser:
     verb("hub-stop", hub_stop, "stop the team server")
     verb("hub-logs", hub_logs, "follow the team server's log")
     verb("hub-status", hub_status, "the team server and its labs")
+    verb("swarm-join", swarm_join, "what a new node runs to join the team server's swarm")
     verb("hub-user", hub_user, "add or authorize a user").add_argument("name", nargs="?", default="", help="NAME")
     return top
 

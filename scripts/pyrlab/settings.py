@@ -234,6 +234,7 @@ class Settings:
 
 # The authenticators `make hub` offers (HUB_AUTH).
 AUTHENTICATORS = ("native", "github", "gitlab", "generic")
+HUB_ENGINES = ("docker", "swarm")
 
 
 @dataclass(frozen=True)
@@ -256,6 +257,13 @@ class HubSettings:
     gpus_per_user: int
     auth: str
     config: Path
+    engine: str
+    swarm_registry: str
+    manifests: Path
+
+    @property
+    def on_swarm(self) -> bool:
+        return self.engine == "swarm"
 
     @property
     def https(self) -> bool:
@@ -307,4 +315,7 @@ class HubSettings:
             gpus_per_user=_number(env, "GPUS_PER_USER"),
             auth=_choice(env, "HUB_AUTH", AUTHENTICATORS),
             config=folder("DOCKER"),
+            engine=_choice(env, "HUB_ENGINE", HUB_ENGINES),
+            swarm_registry=_text(env, "SWARM_REGISTRY"),
+            manifests=Path(_text(env, "MANIFESTS")).expanduser().absolute(),
         )

@@ -13,12 +13,15 @@ REPO = Path(__file__).parents[2]
 SCRATCH_PREFIX = "pyrlab-scratch/"
 
 
-def make(*args: str, cwd: Path = REPO, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """Run make; settings given to the outer make (BASE=rootfs, CA_CERTS=...) reach it through MAKEFLAGS."""
+def make(
+    *args: str, cwd: Path = REPO, stdin: str | None = None, environment: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run make; settings given to the outer make (BASE=rootfs, CA_CERTS=...) reach it through
+    MAKEFLAGS; environment adds variables that are no settings (DOCKER_HOST)."""
     return subprocess.run(
         ["make", "--no-print-directory", *args],
         cwd=cwd,
-        env=make_environment(),
+        env={**make_environment(), **(environment or {})},
         input=stdin,
         capture_output=True,
         text=True,

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from labspec import lab_spec
-from pyrlab.inside.contract import GPU_LABEL, HOME, HUB_LABEL, SHARED, USER_LABEL, WORK
+from labspec import lab_spec, service_spec
+from pyrlab.inside.contract import GPU_LABEL, HOME, HUB_LABEL, SHARED, SWARM_NODE_LABEL, USER_LABEL, WORK
 
 
 def test_a_lab_runs_as_its_users_uid_with_no_capability_and_its_home() -> None:
@@ -20,3 +20,18 @@ def test_the_shared_folder_is_read_only_and_gpus_are_labelled() -> None:
     spec = lab_spec(user="bob", uid=20002, home=Path("/h/bob"), shared="/data", hub_name="hub", gpus=["0", "2"])
     assert spec.volumes["/data"] == {"bind": SHARED, "mode": "ro"}
     assert spec.create["labels"][GPU_LABEL] == "0,2"
+
+
+def test_on_a_swarm_the_same_lab_goes_only_to_nodes_that_forbid_gaining_privileges() -> None:
+    spec = lab_spec(user="alice", uid=20001, home=Path("/srv/homes/alice"), shared="", hub_name="hub-1", gpus=[])
+    service = service_spec(spec)
+    assert service.container == {
+        "user": "20001:20001",
+        "labels": {HUB_LABEL: "hub-1", USER_LABEL: "alice"},
+        "healthcheck": {"Test": ["NONE"]},
+        "cap_drop": ["ALL"],
+        "groups": ["100"],
+    }
+    # no-new-privileges is no option of a service: the node's engine sets it, and says so by its label.
+    assert service.placement == {"constraints": [f"engine.labels.{SWARM_NODE_LABEL} == yes"]}
+    assert service.labels == {HUB_LABEL: "hub-1", USER_LABEL: "alice"}

@@ -91,6 +91,9 @@ def settings(tmp_path: Path, images: str, auth: str = "native") -> HubSettings:
         gpus_per_user=2,
         auth=auth,
         config=tmp_path / "config",
+        engine="docker",
+        swarm_registry="",
+        manifests=tmp_path / "manifests",
     )
 
 

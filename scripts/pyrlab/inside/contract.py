@@ -46,6 +46,13 @@ HUB_CODE = "/etc/jupyterhub"
 HUB_LABEL = "pyrlab.hub"
 USER_LABEL = "pyrlab.hub.user"
 GPU_LABEL = "pyrlab.hub.gpus"
+# HUB_ENGINE=swarm: labs go only to nodes whose engine has this label, which `make swarm-join`'s
+# daemon.json sets beside no-new-privileges (a Swarm service cannot ask for it); a node's GPUs are
+# its generic resources of this kind (NVIDIA's runtime reads them from DOCKER_RESOURCE_GPU).
+SWARM_NODE_LABEL = "pyrlab.lab-node"
+SWARM_GPU_KIND = "gpu"
+# HUB_ENGINE=swarm: the registry credentials the hub hands to Swarm for the nodes' pulls.
+HUB_DOCKER_CONFIG = f"{HUB_STATE}/docker"
 # The folder in HUB_HOMES where the homes of deleted accounts are kept aside.
 KEPT_ASIDE = ".deleted"
 

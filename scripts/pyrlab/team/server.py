@@ -18,6 +18,7 @@ from pyrlab.inside.contract import (
     HUB_CAP_ADD,
     HUB_CODE,
     HUB_CONFIG,
+    HUB_DOCKER_CONFIG,
     HUB_HOST_PASSWD,
     HUB_LABEL,
     HUB_PROXY_PORT,
@@ -30,6 +31,7 @@ from pyrlab.labs.errors import LabError
 from pyrlab.labs.ports import NO_ANSWER, answer_status, is_loopback
 from pyrlab.labs.private import caller_ids, check_private, prepare_config_dir
 from pyrlab.settings import HubSettings
+from pyrlab.team import swarm
 
 DOCKER_SOCKET = "/var/run/docker.sock"
 HUB_USERS = f"{HUB_CODE}/hub_users.py"
@@ -39,10 +41,12 @@ def image_references(settings: HubSettings) -> list[str]:
     return list(image_choices(settings.images).values())
 
 
-def docker_run_args(settings: HubSettings, image: str) -> list[str]:
+def docker_run_args(settings: HubSettings, image: str, lab_images: str) -> list[str]:
+    """The hub's container; lab_images: HUB_IMAGES as the labs' engine pulls them."""
     environment = {
         "HUB_CONTAINER": settings.name, "HUB_NETWORK": settings.name, "HUB_HOMES": str(settings.homes),
-        "HUB_SHARED": settings.shared, "HUB_ADMIN": settings.admin, "HUB_IMAGES": settings.images,
+        "HUB_SHARED": settings.shared, "HUB_ADMIN": settings.admin, "HUB_IMAGES": lab_images,
+        "HUB_ENGINE": settings.engine,
         "HUB_MEM_LIMIT": settings.mem_limit, "HUB_CPU_LIMIT": settings.cpu_limit,
         "HUB_IDLE_TIMEOUT": str(settings.idle_timeout), "HUB_UID_BASE": str(settings.uid_base),
         "GPU_POOL": settings.gpu_pool, "GPUS_PER_USER": str(settings.gpus_per_user), "HUB_AUTH": settings.auth,
@@ -65,6 +69,8 @@ def docker_run_args(settings: HubSettings, image: str) -> list[str]:
     args += [word for cap in LAB_CAP_DROP for word in ("--cap-drop", cap)]
     args += [word for cap in HUB_CAP_ADD for word in ("--cap-add", cap)]
     args += [word for option in LAB_SECURITY_OPT for word in ("--security-opt", option)]
+    if settings.on_swarm:  # the credentials of the nodes' pulls (pyrlab.team.swarm)
+        environment["DOCKER_CONFIG"] = HUB_DOCKER_CONFIG
     for variable, value in environment.items():
         args += ["--env", f"{variable}={value}"]
     return [*args, image]
@@ -88,7 +94,12 @@ def wait_until_answering(cli: str, settings: HubSettings, timeout: float = 90.0)
 def start(cli: str, image: str) -> str:
     """Start the hub; return what to tell the admin."""
     settings = HubSettings.from_environment()
-    for reference in [image, *image_references(settings)]:
+    # On a swarm the nodes pull the labs' images from the registry; this engine runs the hub alone.
+    lab_images = settings.images
+    if settings.on_swarm:
+        swarm.check_manager(cli)
+        lab_images = swarm.lab_images(settings)
+    for reference in [image] if settings.on_swarm else [image, *image_references(settings)]:
         if succeeds(cli, "image", "inspect", reference) is False:
             raise LabError(f"image {reference} does not exist: run `make build` (and check HUB_IMAGES)")
     prepare_config_dir(settings.config, caller_ids())
@@ -116,9 +127,13 @@ def start(cli: str, image: str) -> str:
     for path, mode in ((settings.data, 0o700), (settings.homes, 0o755)):
         path.mkdir(mode=mode, parents=True, exist_ok=True)
     settings.data.chmod(0o700)  # the hub's database and secrets: root's and yours alone
+    if settings.on_swarm:
+        swarm.write_registry_credentials(settings, lab_images)
     if succeeds(cli, "network", "inspect", settings.name) is False:
-        run_cli(cli, "network", "create", "--label", f"{HUB_LABEL}={settings.name}", settings.name)
-    run_cli(cli, *docker_run_args(settings, image))
+        # On a swarm, a network that spans the nodes, which the hub's container joins too.
+        driver = ["--driver", "overlay", "--attachable"] if settings.on_swarm else []
+        run_cli(cli, "network", "create", *driver, "--label", f"{HUB_LABEL}={settings.name}", settings.name)
+    run_cli(cli, *docker_run_args(settings, image, lab_images))
     wait_until_answering(cli, settings)
     lines = [f"the team server is running. Open:\n\n    {settings.url}\n"]
     if settings.auth == "native":
@@ -148,7 +163,8 @@ def stop(cli: str) -> list[str]:
     """Stop the hub and its users' labs (their homes and the hub's data stay); return what stopped."""
     settings = HubSettings.from_environment()
     names = run_cli(cli, "ps", "--all", "--filter", f"label={HUB_LABEL}={settings.name}", "--format", "{{.Names}}")
-    stopped = [name for name in names.split() if name]
+    stopped = swarm.remove_labs(cli, settings) if settings.on_swarm else []
+    stopped += [name for name in names.split() if name]
     if stopped:
         run_cli(cli, "rm", "--force", *stopped)
     if succeeds(cli, "network", "inspect", settings.name):

@@ -1,4 +1,4 @@
-"""`make hub-status`: the team server, a line per user's lab (image, GPUs, state, idle time), and
+"""`make hub-status`: the team server, a line per user's lab (image, state and node, GPUs, idle time), and
 the homes of deleted users that it kept aside."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from pyrlab.engine import container_state
 from pyrlab.engine import run as run_cli
 from pyrlab.inside.contract import GPU_LABEL, HUB_API_PORT, HUB_LABEL, HUB_STATE, KEPT_ASIDE, USER_LABEL
 from pyrlab.settings import HubSettings
+from pyrlab.team import swarm
 
 # What `make hub-status` runs in the hub: each user's last activity, with the status service's token.
 ACTIVITY = f"""
@@ -28,6 +29,22 @@ def status(cli: str) -> list[str]:
     settings = HubSettings.from_environment()
     state = container_state(cli, settings.name) or "not running"
     lines = [f"{settings.name}\t{state}\t{settings.url}"]
+    activity: dict[str, str] = {}
+    if state == "running":
+        activity = json.loads(run_cli(cli, "exec", settings.name, "python", "-c", ACTIVITY))
+    now = datetime.now(UTC)
+
+    def idle(user: str) -> str:
+        last = activity.get(user)
+        return f"idle {int((now - datetime.fromisoformat(last)).total_seconds())} s" if last else "idle: unknown"
+
+    if settings.on_swarm:
+        for lab in swarm.labs(cli, settings):
+            gpus = ",".join(lab.gpus) or "-"
+            lines.append(
+                f"{printable(lab.user)}\t{lab.image}\t{lab.state} on {lab.node}\tGPUs: {gpus}\t{idle(lab.user)}"
+            )
+        return lines + kept_aside(settings.homes / KEPT_ASIDE)
     # Labels as JSON strings: a name with a tab or a line break stays one field of one row.
     fields = ["{{.Names}}", "{{.Image}}", "{{.State}}", "{{.Status}}", f'{{{{json (.Label "{USER_LABEL}")}}}}']
     fields.append(f'{{{{json (.Label "{GPU_LABEL}")}}}}')
@@ -35,16 +52,10 @@ def status(cli: str) -> list[str]:
         cli, "ps", "--all", "--filter", f"label={USER_LABEL}", "--filter", f"label={HUB_LABEL}={settings.name}",
         "--format", "\t".join(fields),
     )  # fmt: skip
-    activity: dict[str, str] = {}
-    if state == "running":
-        activity = json.loads(run_cli(cli, "exec", settings.name, "python", "-c", ACTIVITY))
-    now = datetime.now(UTC)
     for row in filter(None, output.splitlines()):
         _, image, container_state_now, since, user_label, gpu_label = row.split("\t", 5)
         user, gpus = json.loads(user_label), json.loads(gpu_label)
-        last = activity.get(user)
-        idle = f"idle {int((now - datetime.fromisoformat(last)).total_seconds())} s" if last else "idle: unknown"
-        lines.append(f"{printable(user)}\t{image}\t{container_state_now} ({since})\tGPUs: {gpus or '-'}\t{idle}")
+        lines.append(f"{printable(user)}\t{image}\t{container_state_now} ({since})\tGPUs: {gpus or '-'}\t{idle(user)}")
     return lines + kept_aside(settings.homes / KEPT_ASIDE)
 
 
