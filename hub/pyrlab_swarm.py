@@ -139,8 +139,10 @@ class PyrlabSwarmSpawner(PyrlabSpawner, SwarmSpawner):  # type: ignore[misc]
                 if self.extra_resources_spec:
                     raise self.no_free_gpus(nodes)
                 raise web.HTTPError(503, f"no node of the swarm can run your lab: {reason}. Ask the admin")
-            if status["State"] in ("failed", "rejected"):
-                where = task.get("NodeID", "")[:12]
+            if status["State"] in ("failed", "rejected"):  # a node that cannot pull the image, say
+                node = await self.docker("inspect_node", task["NodeID"]) if task.get("NodeID") else {}
+                where = node.get("Description", {}).get("Hostname", "?")
+                await self.remove_object()
                 raise web.HTTPError(503, f"your lab could not start on node {where}: {reason}. Ask the admin")
             if status["State"] == "running":
                 return

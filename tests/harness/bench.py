@@ -450,6 +450,7 @@ def measure(repo: Path, runs: int) -> list[Figure]:
         figures.append(Figure(f"build pylab with CUDA_INSTALL=yes (CUDA {cuda_version})", "s", [cuda_build]))
         size = client.images.get(f"{PREFIX}pylab:latest-cuda{cuda_version}").attrs["Size"] / GB
         figures.append(Figure("size: pylab, CUDA build", "GB", [size]))
+        figures += swarm_figures(make, cli, copy, runs)
         figures += arm64_figures(make, cli, copy, runs)
         make("clean-images")
     return figures
@@ -514,7 +515,14 @@ PARTS: dict[str, tuple[str, Measurer]] = {
     "start": ("build-pylab", start_figures),
     "hub": ("build", team_server_figures),
     "arm64": ("check", arm64_figures),
+    "swarm": ("build", lambda make, cli, copy, runs: swarm_figures(make, cli, copy, runs)),
 }
+
+
+def swarm_figures(make: Callable[..., float], cli: str, copy: Path, runs: int) -> list[Figure]:
+    from harness import swarmbench  # it builds on this module's Figure and make commands
+
+    return swarmbench.swarm_figures(make, cli, copy, runs)
 
 
 def table(figures: list[Figure]) -> str:
