@@ -92,7 +92,8 @@ class PyrlabSwarmSpawner(PyrlabSpawner, SwarmSpawner):  # type: ignore[misc]
         self.extra_container_spec = service.container
         self.extra_placement_spec = service.placement
         self.extra_create_kwargs = {"labels": service.labels}
-        # The hub reaches a lab at its task's own address: no virtual IP (nor IPVS on the nodes).
+        # The hub reaches a lab at its task's own address (get_ip_and_port): no virtual IP, nor
+        # IPVS on the nodes.
         self.extra_endpoint_spec = {"mode": "dnsrr"}
         # A lab that ends is stopped, as a container is: Swarm does not start it again elsewhere
         # behind the hub's back (the hub sees it stopped; the user's next spawn goes to a live node).
@@ -117,6 +118,15 @@ class PyrlabSwarmSpawner(PyrlabSpawner, SwarmSpawner):  # type: ignore[misc]
             self.log.warning("%s's lab is stopped: Swarm shut its task down (node %s)", self.user.name, where)
             return f"shut down by Swarm (node {where} is {node.get('Status', {}).get('State', 'gone')})"
         return await SwarmSpawner.poll(self)
+
+    async def get_ip_and_port(self) -> tuple[str, int]:
+        """The task's own address on the hub's network. Its service's name would resolve, for a
+        while after a lab is spawned anew, to the address of the task it replaced."""
+        task = await self.get_task()
+        for attachment in (task or {}).get("NetworksAttachments") or []:
+            if attachment["Network"]["Spec"]["Name"] == self.network_name and attachment.get("Addresses"):
+                return str(attachment["Addresses"][0]).split("/")[0], int(self.port)
+        raise web.HTTPError(503, f"the lab's task has no address on the network {self.network_name}")
 
     async def start_object(self) -> None:
         """Wait for the task as SwarmSpawner does, but give up at once, with Swarm's reason, when no

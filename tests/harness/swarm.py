@@ -39,7 +39,7 @@ NODE_ACCESS = [
 
 
 def docker_cli(*args: str, host: str = "", stdin: bytes | None = None) -> str:
-    environment = {**os.environ, "DOCKER_HOST": host} if host else dict(os.environ)
+    environment = {**os.environ, "DOCKER_BUILDKIT": "1", "DOCKER_HOST": host}
     if not host:
         environment.pop("DOCKER_HOST", None)
     result = subprocess.run([CLI, *args], env=environment, input=stdin, capture_output=True, check=False)

@@ -173,6 +173,12 @@ def test_each_cuda_user_gets_a_gpu_of_a_worker_and_a_third_is_refused_naming_the
     dave.stop()
 
 
+def test_a_lab_stopped_and_spawned_again_finds_its_files(hub: SwarmHub, alice: HubUser) -> None:
+    alice.stop()
+    alice.spawn("pylab", timeout=FIRST_SPAWN)
+    assert hub.cell(alice, "print(open('/home/jovyan/work/proof.txt').read(), end='')") == "alice"
+
+
 def test_swarm_join_says_what_a_new_node_runs(hub: SwarmHub) -> None:
     told = hub.make("swarm-join")
     token = hub.swarm.manager.cli("swarm", "join-token", "--quiet", "worker")
