@@ -162,14 +162,14 @@ def start(cli: str, image: str) -> str:
 def stop(cli: str) -> list[str]:
     """Stop the hub and its users' labs (their homes and the hub's data stay); return what stopped."""
     settings = HubSettings.from_environment()
+    services = swarm.remove_labs(cli, settings) if settings.on_swarm else []
     names = run_cli(cli, "ps", "--all", "--filter", f"label={HUB_LABEL}={settings.name}", "--format", "{{.Names}}")
-    stopped = swarm.remove_labs(cli, settings) if settings.on_swarm else []
-    stopped += [name for name in names.split() if name]
-    if stopped:
-        run_cli(cli, "rm", "--force", *stopped)
+    containers = [name for name in names.split() if name]
+    if containers:
+        run_cli(cli, "rm", "--force", *containers)
     if succeeds(cli, "network", "inspect", settings.name):
         run_cli(cli, "network", "rm", settings.name)
-    return stopped
+    return services + containers
 
 
 def add_user(cli: str, name: str) -> str:
