@@ -6,34 +6,19 @@ A CUDA image's GPUs are the nodes' generic resources, which Swarm reserves. Runs
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
 from typing import Any
 
 from dockerspawner import SwarmSpawner
 from tornado import web
 
 from labspec import lab_spec, service_spec
-from pyrlab.inside.contract import SWARM_GPU_KIND, USER_LABEL
+from pyrlab.inside.contract import SWARM_GPU_KIND, USER_LABEL, swarm_gpus, task_gpus
 from pyrlab_hub import PyrlabSpawner, wants_gpus
 
 # Why Swarm keeps a task pending when no node can take it (its scheduler's words).
 UNSCHEDULABLE = ("insufficient resources", "no suitable node")
 # How long a spawn waits for the GPUs of a lab that was just stopped.
 RELEASE_SECONDS = 30
-
-
-def named_gpus(resources: Iterable[dict[str, Any]] | None) -> list[str]:
-    """The GPU ids among a node's or a task's generic resources."""
-    return [
-        resource["NamedResourceSpec"]["Value"]
-        for resource in resources or []
-        if resource.get("NamedResourceSpec", {}).get("Kind") == SWARM_GPU_KIND
-    ]
-
-
-def task_gpus(task: dict[str, Any]) -> list[dict[str, Any]]:
-    """The generic resources Swarm gave a task (their field's name differs between engines)."""
-    return list(task.get("AssignedGenericResources") or task.get("GenericResources") or [])
 
 
 class PyrlabSwarmSpawner(PyrlabSpawner, SwarmSpawner):  # type: ignore[misc]
@@ -49,11 +34,11 @@ class PyrlabSwarmSpawner(PyrlabSpawner, SwarmSpawner):  # type: ignore[misc]
         gpus: dict[str, dict[str, str]] = {}
         for node in nodes.values():
             if node["Status"]["State"] == "ready":
-                held = named_gpus(node["Description"].get("Resources", {}).get("GenericResources"))
+                held = swarm_gpus(node["Description"].get("Resources", {}).get("GenericResources"))
                 gpus[node["Description"]["Hostname"]] = dict.fromkeys(held, "")
         for task in await self.docker("tasks", filters={"desired-state": "running"}):
             hostname = nodes.get(task.get("NodeID", ""), {}).get("Description", {}).get("Hostname")
-            for gpu in named_gpus(task_gpus(task)):
+            for gpu in task_gpus(task):
                 if hostname in gpus:
                     gpus[hostname][gpu] = owners.get(task["ServiceID"], "another service")
         return gpus
@@ -108,15 +93,19 @@ class PyrlabSwarmSpawner(PyrlabSpawner, SwarmSpawner):  # type: ignore[misc]
             self.extra_resources_spec = {"generic_resources": {SWARM_GPU_KIND: self.gpus_per_user}}
         return await self.listening(await SwarmSpawner.start(self))
 
+    async def node_of(self, task: dict[str, Any]) -> tuple[str, str]:
+        """The hostname and state of the node a task was given, or "?" and "gone"."""
+        node = await self.docker("inspect_node", task["NodeID"]) if task.get("NodeID") else {}
+        return node.get("Description", {}).get("Hostname", "?"), node.get("Status", {}).get("State", "gone")
+
     async def poll(self) -> Any:
         """Stopped also when Swarm gave up the lab's task (its node is down): the task's last state,
         reported before the node went, would say running forever."""
         task = await self.get_task()
         if task is not None and task["DesiredState"] != "running":
-            node = await self.docker("inspect_node", task["NodeID"]) if task.get("NodeID") else {}
-            where = node.get("Description", {}).get("Hostname", "?")
+            where, state = await self.node_of(task)
             self.log.warning("%s's lab is stopped: Swarm shut its task down (node %s)", self.user.name, where)
-            return f"shut down by Swarm (node {where} is {node.get('Status', {}).get('State', 'gone')})"
+            return f"shut down by Swarm (node {where} is {state})"
         return await SwarmSpawner.poll(self)
 
     async def get_ip_and_port(self) -> tuple[str, int]:
@@ -150,8 +139,7 @@ class PyrlabSwarmSpawner(PyrlabSpawner, SwarmSpawner):  # type: ignore[misc]
                     raise self.no_free_gpus(nodes)
                 raise web.HTTPError(503, f"no node of the swarm can run your lab: {reason}. Ask the admin")
             if status["State"] in ("failed", "rejected"):  # a node that cannot pull the image, say
-                node = await self.docker("inspect_node", task["NodeID"]) if task.get("NodeID") else {}
-                where = node.get("Description", {}).get("Hostname", "?")
+                where, _ = await self.node_of(task)
                 await self.remove_object()
                 raise web.HTTPError(503, f"your lab could not start on node {where}: {reason}. Ask the admin")
             if status["State"] == "running":

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from pyrlab.inside.contract import SECRET_MAX_BYTES, ImageChoicesError, image_choices
+from pyrlab.inside.contract import SECRET_MAX_BYTES, SWARM_GPU_KIND, ImageChoicesError, image_choices, task_gpus
 
 
 def test_image_choices_keep_their_order_and_trim_spaces() -> None:
@@ -26,3 +26,12 @@ def test_the_labs_jupyter_reads_secrets_no_larger_than_the_host_writes() -> None
     the contract's."""
     config = (Path(__file__).parents[2] / "pyrlab-base" / "jupyter_server_config.py").read_text()
     assert f"\nSECRET_MAX_BYTES = {SECRET_MAX_BYTES}  #" in config
+
+
+def test_a_swarm_tasks_gpus_are_read_under_either_field_name_and_only_of_the_gpu_kind() -> None:
+    gpu = {"NamedResourceSpec": {"Kind": SWARM_GPU_KIND, "Value": "GPU-1"}}
+    other = {"NamedResourceSpec": {"Kind": "fpga", "Value": "F-1"}}
+    count = {"DiscreteResourceSpec": {"Kind": SWARM_GPU_KIND, "Value": 1}}
+    assert task_gpus({"AssignedGenericResources": [gpu, other, count]}) == ["GPU-1"]
+    assert task_gpus({"GenericResources": [gpu]}) == ["GPU-1"]
+    assert task_gpus({}) == []

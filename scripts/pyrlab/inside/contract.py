@@ -5,6 +5,8 @@ and the team server's image choices. Standard library only: the hub's image impo
 
 from __future__ import annotations
 
+from typing import Any
+
 # Ports inside the containers. The host side of each is a setting (PYPORT, HUB_PORT, ...).
 JUPYTER_PORT = 8888
 DTALE_PORT = 40000  # pylab's D-Tale, behind Jupyter at /proxy/40000/
@@ -85,3 +87,17 @@ def image_choices(text: str) -> dict[str, str]:
     if not choices:
         raise ImageChoicesError(f"HUB_IMAGES={text!r} names no image; write e.g. HUB_IMAGES=pylab=pylab:latest")
     return choices
+
+
+def swarm_gpus(resources: list[dict[str, Any]] | None) -> list[str]:
+    """The GPU ids (kind SWARM_GPU_KIND) among a Swarm node's generic resources."""
+    return [
+        resource["NamedResourceSpec"]["Value"]
+        for resource in resources or []
+        if resource.get("NamedResourceSpec", {}).get("Kind") == SWARM_GPU_KIND
+    ]
+
+
+def task_gpus(task: dict[str, Any]) -> list[str]:
+    """The GPU ids Swarm gave a task (the field's name differs between engines)."""
+    return swarm_gpus(task.get("AssignedGenericResources") or task.get("GenericResources"))

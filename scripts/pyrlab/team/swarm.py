@@ -21,6 +21,7 @@ from pyrlab.inside.contract import (
     SWARM_NODE_LABEL,
     USER_LABEL,
     image_choices,
+    task_gpus,
 )
 from pyrlab.labs.errors import LabError
 from pyrlab.settings import HubSettings
@@ -115,19 +116,13 @@ def labs(cli: str, settings: HubSettings) -> list[SwarmLab]:
         task_ids = run_cli(cli, "service", "ps", "--quiet", "--filter", "desired-state=running", service["ID"]).split()
         tasks = json.loads(run_cli(cli, "inspect", *task_ids)) if task_ids else []
         task = tasks[0] if tasks else {}
-        gpus = [
-            resource["NamedResourceSpec"]["Value"]
-            # The field's name differs between engines.
-            for resource in task.get("AssignedGenericResources") or task.get("GenericResources") or []
-            if resource.get("NamedResourceSpec", {}).get("Kind") == SWARM_GPU_KIND
-        ]
         found.append(
             SwarmLab(
                 user=spec.get("Labels", {}).get(USER_LABEL, spec["Name"]),
                 image=spec["TaskTemplate"]["ContainerSpec"]["Image"],
                 node=nodes.get(task.get("NodeID", ""), "-"),
                 state=task.get("Status", {}).get("State", "stopped"),
-                gpus=gpus,
+                gpus=task_gpus(task) if task else [],
             )
         )
     return found
