@@ -178,7 +178,7 @@ hub-stop hub-logs hub-status: $(TOOLS)
 	$(PYRLAB) $@
 hub-user: $(TOOLS) ## add a user (NAME=alice) or authorize one who signed up; prints a new password
 	$(PYRLAB) hub-user "$$NAME"
-swarm-join: $(TOOLS) ## HUB_ENGINE=swarm: print what a new server runs to join this swarm as a node for labs (engine settings, join command, registry, homes)
+swarm-join: $(TOOLS) ## HUB_ENGINE=swarm: print what a new server runs to join this swarm as a node for labs (engine settings, join command, registry, homes); with SWARM_NODE=ssh://root@gpu2, join that server
 	$(PYRLAB) swarm-join
 export NAME
 

@@ -99,9 +99,9 @@ HUB_AUTH ?= native
 HUB_ADMIN ?= $(or $(USER),$(LOGNAME),$(shell id -un))
 ## Team server: the images users may choose, name=reference, comma-separated (pylab's CUDA build too when it is built; a name with cuda gets GPUs of GPU_POOL)
 HUB_IMAGES ?= pylab=$(IMAGE_PREFIX)pylab:latest,rlab=$(IMAGE_PREFIX)rlab:latest$(hub_cuda_choice)
-## Team server: memory limit of each user's lab, e.g. 8G (empty: none)
+## Team server: memory limit of each user's lab, e.g. 8G (empty: none); on a swarm also its reservation
 HUB_MEM_LIMIT ?=
-## Team server: CPU limit of each user's lab, in cores, e.g. 2 (empty: none)
+## Team server: CPU limit of each user's lab, in cores, e.g. 2 (empty: none); on a swarm also its reservation
 HUB_CPU_LIMIT ?=
 ## Team server: seconds without activity after which a user's lab is stopped
 HUB_IDLE_TIMEOUT ?= 3600
@@ -115,6 +115,10 @@ GPUS_PER_USER ?= 1
 HUB_ENGINE ?= docker
 ## Team server on Swarm: the registry as the nodes reach it, host[:port]/org (empty: REGISTRY as `make push` recorded it)
 SWARM_REGISTRY ?=
+## Team server on Swarm: shared (HUB_HOMES is one folder mounted at the same path on every node, e.g. NFS) or pinned (no shared storage: each user's home is a Docker volume on the node of their first lab, and their labs always run there)
+SWARM_HOMES ?= shared
+## Team server on Swarm: the Docker engine of a server to add (ssh://root@gpu2, or any DOCKER_HOST): `make swarm-join` checks its engine settings and joins it, instead of printing the steps
+SWARM_NODE ?=
 ## Folder of the image manifests (<image>.json and <image>.md) that `make build` and `make manifest` write; git ignores it unless you remove its line from .gitignore
 MANIFESTS ?= manifests
 ## yes: accept direct references (`name @ https://...`, `@ git+...`, `@ file://...`) in the Python lists; a lock cannot hash-check what such a URL points at

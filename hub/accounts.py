@@ -15,12 +15,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from pyrlab.inside.contract import KEPT_ASIDE
+from pyrlab.inside.contract import HUB_ACCOUNTS, KEPT_ASIDE
 
 # A user name: a folder of HUB_HOMES, a container name and a label, so lower case letters, digits
 # and . _ - only (no control character, no path separator). Sign-up, OAuth and `make hub-user`.
 USER_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}\Z")  # \Z: `$` would let a final line break through
-RECORD = "accounts.json"
+RECORD = Path(HUB_ACCOUNTS).name
 
 
 @dataclass

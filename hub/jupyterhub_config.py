@@ -105,15 +105,22 @@ c.PyrlabSpawner.uid_base = int(os.environ["HUB_UID_BASE"])
 c.PyrlabSpawner.gpu_pool = gpus.parse_pool(os.environ["GPU_POOL"])
 c.PyrlabSpawner.gpus_per_user = int(os.environ["GPUS_PER_USER"])
 c.PyrlabSpawner.hub_name = os.environ["HUB_CONTAINER"]
+if ON_SWARM:
+    c.PyrlabSwarmSpawner.pinned = os.environ["SWARM_HOMES"] == "pinned"
 # pyrlab's images start through start.sh (their entry point), which runs this with the hub's
 # arguments, as the user's own uid; they have no CMD of their own.
 c.DockerSpawner.cmd = ["jupyterhub-singleuser"]
 c.Spawner.start_timeout = 600 if ON_SWARM else 120  # on a swarm, a node pulls an image at its first lab of it
 c.Spawner.http_timeout = 90
+# On a swarm the limits are reservations too: Swarm places a lab only on a node that has them unreserved.
 if os.environ.get("HUB_MEM_LIMIT"):
     c.Spawner.mem_limit = os.environ["HUB_MEM_LIMIT"]
+    if ON_SWARM:
+        c.Spawner.mem_guarantee = os.environ["HUB_MEM_LIMIT"]
 if os.environ.get("HUB_CPU_LIMIT"):
     c.Spawner.cpu_limit = float(os.environ["HUB_CPU_LIMIT"])
+    if ON_SWARM:
+        c.Spawner.cpu_guarantee = float(os.environ["HUB_CPU_LIMIT"])
 
 # Idle servers are stopped by jupyterhub-idle-culler, a service of the hub.
 c.JupyterHub.services = [

@@ -12,6 +12,7 @@ from typing import Any
 from pyrlab.inside.contract import (
     GPU_LABEL,
     HOME,
+    HOME_VOLUME,
     HUB_LABEL,
     LAB_CAP_DROP,
     LAB_SECURITY_OPT,
@@ -33,7 +34,13 @@ class LabSpec:
     host: dict[str, Any]
 
 
-def lab_spec(*, user: str, uid: int, home: Path, shared: str, hub_name: str, gpus: list[str]) -> LabSpec:
+def home_volume(user: str, uid: int) -> str:
+    """SWARM_HOMES=pinned: the Docker volume of an account's home on its node."""
+    return HOME_VOLUME.format(user=user, uid=uid)
+
+
+def lab_spec(*, user: str, uid: int, home: Path | str, shared: str, hub_name: str, gpus: list[str]) -> LabSpec:
+    """home: a host folder, or the name of a Docker volume (SWARM_HOMES=pinned)."""
     volumes = {str(home): {"bind": WORK, "mode": "rw"}}
     if shared:
         volumes[shared] = {"bind": SHARED, "mode": "ro"}
@@ -62,12 +69,35 @@ class ServiceSpec:
     container: dict[str, Any]
     placement: dict[str, Any]
     labels: dict[str, str]
+    environment: dict[str, str]
 
 
-def service_spec(spec: LabSpec) -> ServiceSpec:
+# NVIDIA's runtime, a GPU node's default (Swarm cannot choose a runtime), gives a container the
+# GPUs Swarm reserved for it (DOCKER_RESOURCE_GPU, with the runtime's swarm-resource setting), else
+# those of this variable, which the CUDA image sets to all: none, then, without a reservation, or on
+# a node whose runtime lacks that setting.
+NO_GPU = {"NVIDIA_VISIBLE_DEVICES": "void"}
+
+
+def mounts(volumes: dict[str, dict[str, str]], labels: dict[str, str]) -> list[dict[str, Any]]:
+    """A service's mounts: a host folder bound, a volume's name as a volume (made on the node, with
+    the lab's labels, at its first use)."""
+    return [
+        {"Target": bind["bind"], "Source": source, "Type": "bind", "ReadOnly": bind["mode"] == "ro"}
+        if source.startswith("/")
+        else {"Target": bind["bind"], "Source": source, "Type": "volume", "VolumeOptions": {"Labels": labels}}
+        for source, bind in volumes.items()
+    ]
+
+
+def service_spec(spec: LabSpec, node_id: str = "") -> ServiceSpec:
     """The same lab as a Swarm service (HUB_ENGINE=swarm): the user's uid from the first process,
     no capability, group users, no probe. A service cannot ask for no-new-privileges: it goes only to
-    nodes whose engine sets it for every container, which their label SWARM_NODE_LABEL says."""
+    nodes whose engine sets it for every container, which their label SWARM_NODE_LABEL says.
+    node_id: the node the user's home is pinned to (SWARM_HOMES=pinned), the only one it may run on."""
+    constraints = [f"engine.labels.{SWARM_NODE_LABEL} == yes"]
+    if node_id:
+        constraints.append(f"node.id == {node_id}")
     return ServiceSpec(
         container={
             "user": spec.create["user"],
@@ -75,7 +105,25 @@ def service_spec(spec: LabSpec) -> ServiceSpec:
             "healthcheck": {"Test": spec.create["healthcheck"]["test"]},
             "cap_drop": spec.host["cap_drop"],
             "groups": spec.host["group_add"],
+            "mounts": mounts(spec.volumes, spec.create["labels"]),
         },
-        placement={"constraints": [f"engine.labels.{SWARM_NODE_LABEL} == yes"]},
+        placement={"constraints": constraints},
         labels=spec.create["labels"],
+        environment=NO_GPU,
     )
+
+
+def home_owner_spec(spec: LabSpec, uid: int) -> dict[str, Any]:
+    """SWARM_HOMES=pinned: the one-shot task that gives a new home volume to its user (Docker makes
+    a volume root's) on the node Swarm chose, before the lab first runs there. Root with CHOWN
+    alone, the volume alone mounted, the lab's image; it exits at once."""
+    volume = next(source for source, bind in spec.volumes.items() if bind["bind"] == WORK)
+    return {
+        "command": ["sh", "-c", f"chmod 700 {WORK} && chown {uid}:{uid} {WORK}"],
+        "env": [f"{name}={value}" for name, value in NO_GPU.items()],
+        "user": "0:0",
+        "labels": spec.create["labels"],
+        "cap_drop": ["ALL"],
+        "cap_add": ["CHOWN"],
+        "mounts": mounts({volume: spec.volumes[volume]}, spec.create["labels"]),
+    }

@@ -410,7 +410,9 @@ def hub_status(_: argparse.Namespace) -> int:
 def swarm_join(_: argparse.Namespace) -> int:
     from pyrlab.team import swarm
 
-    print("\n".join(swarm.join_instructions(settings().container_cli, HubSettings.from_environment())))
+    hub = HubSettings.from_environment()
+    cli = settings().container_cli
+    print("\n".join(swarm.join(cli, hub) if hub.swarm_node else swarm.join_instructions(cli, hub)))
     return 0
 
 

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyrlab.inside.contract import ImageChoicesError, image_choices
+from pyrlab.inside.contract import SWARM_HOMES, ImageChoicesError, image_choices
 from pyrlab.inside.errors import UserError
 from pyrlab.platforms import Platform, PlatformError
 
@@ -259,6 +259,8 @@ class HubSettings:
     config: Path
     engine: str
     swarm_registry: str
+    swarm_homes: str
+    swarm_node: str
     manifests: Path
 
     @property
@@ -317,5 +319,7 @@ class HubSettings:
             config=folder("DOCKER"),
             engine=_choice(env, "HUB_ENGINE", HUB_ENGINES),
             swarm_registry=_text(env, "SWARM_REGISTRY"),
+            swarm_homes=_choice(env, "SWARM_HOMES", SWARM_HOMES),
+            swarm_node=_text(env, "SWARM_NODE"),
             manifests=Path(_text(env, "MANIFESTS")).expanduser().absolute(),
         )

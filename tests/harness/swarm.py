@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +19,10 @@ from typing import Any
 
 import docker
 
+from harness.makefile import free_port
 from harness.makerun import REPO
+from harness.registryserver import ORG, running_registry
+from pyrlab.cluster.registry import container_name
 from pyrlab.inside.contract import REGISTRY_PORT, SWARM_GPU_KIND, SWARM_NODE_LABEL
 
 CLI = os.environ.get("CONTAINER_CLI", "docker")
@@ -97,15 +100,18 @@ class Swarm:
         )
 
 
-def start_node(swarm_name: str, hostname: str, folder: Path, lab_node: bool, gpus: list[str]) -> Node:
-    """A node's engine: labs come to it only with pyrlab's engine settings (`make swarm-join`)."""
+def start_node(
+    swarm_name: str, hostname: str, folder: Path, lab_node: bool, gpus: list[str], no_new_privileges: bool = True
+) -> Node:
+    """A node's engine: labs come to it only with pyrlab's engine settings (`make swarm-join`);
+    no_new_privileges=False: the label without the setting, an admin's slip."""
     sockets = folder / "sockets" / hostname
     sockets.mkdir(parents=True)
     node = Node(f"{swarm_name}-{hostname}", hostname, sockets / "docker.sock", gpus=gpus)
     engine = ["--host", "unix:///run/pyrlab-node/docker.sock", "--host", "unix:///var/run/docker.sock"]
     engine += ["--bip", NODE_BRIDGE, "--default-address-pool", NODE_POOL, "--insecure-registry", REGISTRY_HOST]
     if lab_node:
-        engine += ["--no-new-privileges", "--label", f"{SWARM_NODE_LABEL}=yes"]
+        engine += ["--label", f"{SWARM_NODE_LABEL}=yes"] + (["--no-new-privileges"] if no_new_privileges else [])
     for gpu in gpus:
         engine += ["--node-generic-resource", f"{SWARM_GPU_KIND}={gpu}"]
     docker_cli(
@@ -146,3 +152,37 @@ def running_swarm(name: str, folder: Path, registry_container: str, workers: int
             subprocess.run([CLI, "rm", "--force", "--volumes", node.container], capture_output=True, check=False)
         subprocess.run([CLI, "network", "disconnect", "--force", name, registry_container], capture_output=True)
         subprocess.run([CLI, "network", "rm", name], capture_output=True, check=False)
+
+
+@dataclass(frozen=True)
+class SwarmTeam:
+    """A swarm ready for `make hub HUB_ENGINE=swarm`: its settings and the environment that makes
+    the manager's engine make's engine, with a `docker login` for the registry."""
+
+    swarm: Swarm
+    port: int
+    environment: dict[str, str]
+    settings: list[str]
+
+
+@contextmanager
+def swarm_for_a_hub(name: str, folder: Path, make: Callable[..., object], base: str, hub: str) -> Iterator[SwarmTeam]:
+    """A registry with the chain pushed (make: the caller's make), a swarm of nodes built on the
+    image base that reach it, and the hub's image on the manager (as if the admin built it there)."""
+    with running_registry(folder / "registry") as registry:
+        make("manifest", *registry.settings)
+        make("push", f"REGISTRY={registry.name}", *registry.settings)
+        build_node_image(base)
+        with running_swarm(f"{name}-{registry.port}", folder, container_name(registry.port)) as swarm:
+            swarm.load(hub, swarm.manager)
+            client_config = folder / "client"
+            client_config.mkdir()
+            password = (registry.data / "registry-password").read_text().strip()
+            login = ["--config", str(client_config), "login", "--username", "pyrlab", "--password-stdin", REGISTRY_HOST]
+            swarm.manager.cli(*login, stdin=password.encode())
+            port = free_port()
+            settings = ["HUB_ENGINE=swarm", f"SWARM_REGISTRY={REGISTRY_HOST}/{ORG}", f"MANIFESTS={registry.manifests}"]
+            settings += [f"HUB_BIND={swarm.manager.address}", f"HUB_PORT={port}"]
+            settings += [f"HUB_DATA={folder / 'data'}", f"HUB_HOMES={folder / 'homes'}", f"DOCKER={folder / 'config'}"]
+            environment = {"DOCKER_HOST": swarm.manager.host, "DOCKER_CONFIG": str(client_config)}
+            yield SwarmTeam(swarm, port, environment, settings)

@@ -93,6 +93,8 @@ def settings(tmp_path: Path, images: str, auth: str = "native") -> HubSettings:
         config=tmp_path / "config",
         engine="docker",
         swarm_registry="",
+        swarm_homes="shared",
+        swarm_node="",
         manifests=tmp_path / "manifests",
     )
 

@@ -40,6 +40,7 @@ SECRET_MAX_BYTES = 4096
 # and the hub's own code.
 HUB_STATE = "/srv/jupyterhub"
 HUB_DATABASE = f"{HUB_STATE}/jupyterhub.sqlite"
+HUB_ACCOUNTS = f"{HUB_STATE}/accounts.json"  # every account's uid, and whether it was deleted
 HUB_CONFIG = "/srv/pyrlab-config"
 HUB_HOST_PASSWD = "/srv/host/passwd"  # noqa: S105 - a path, not a password
 HUB_CODE = "/etc/jupyterhub"
@@ -55,6 +56,11 @@ SWARM_NODE_LABEL = "pyrlab.lab-node"
 SWARM_GPU_KIND = "gpu"
 # HUB_ENGINE=swarm: the registry credentials the hub hands to Swarm for the nodes' pulls.
 HUB_DOCKER_CONFIG = f"{HUB_STATE}/docker"
+# SWARM_HOMES: shared (HUB_HOMES the same folder on every node) or pinned (each home a Docker
+# volume on one node, the node of the user's first lab, recorded by uid in SWARM_PINS).
+SWARM_HOMES = ("shared", "pinned")
+SWARM_PINS = f"{HUB_STATE}/swarm-pins.json"
+HOME_VOLUME = "pyrlab-home-{user}-{uid}"  # by uid too: a new account of a deleted one's name gets its own
 # The folder in HUB_HOMES where the homes of deleted accounts are kept aside.
 KEPT_ASIDE = ".deleted"
 

@@ -46,7 +46,7 @@ def docker_run_args(settings: HubSettings, image: str, lab_images: str) -> list[
     environment = {
         "HUB_CONTAINER": settings.name, "HUB_NETWORK": settings.name, "HUB_HOMES": str(settings.homes),
         "HUB_SHARED": settings.shared, "HUB_ADMIN": settings.admin, "HUB_IMAGES": lab_images,
-        "HUB_ENGINE": settings.engine,
+        "HUB_ENGINE": settings.engine, "SWARM_HOMES": settings.swarm_homes,
         "HUB_MEM_LIMIT": settings.mem_limit, "HUB_CPU_LIMIT": settings.cpu_limit,
         "HUB_IDLE_TIMEOUT": str(settings.idle_timeout), "HUB_UID_BASE": str(settings.uid_base),
         "GPU_POOL": settings.gpu_pool, "GPUS_PER_USER": str(settings.gpus_per_user), "HUB_AUTH": settings.auth,

@@ -9,7 +9,16 @@ from pathlib import Path
 
 from pyrlab.engine import container_state
 from pyrlab.engine import run as run_cli
-from pyrlab.inside.contract import GPU_LABEL, HUB_API_PORT, HUB_LABEL, HUB_STATE, KEPT_ASIDE, USER_LABEL
+from pyrlab.inside.contract import (
+    GPU_LABEL,
+    HUB_ACCOUNTS,
+    HUB_API_PORT,
+    HUB_LABEL,
+    HUB_STATE,
+    KEPT_ASIDE,
+    SWARM_PINS,
+    USER_LABEL,
+)
 from pyrlab.settings import HubSettings
 from pyrlab.team import swarm
 
@@ -21,6 +30,17 @@ users_api = 'http://127.0.0.1:{HUB_API_PORT}/hub/api/users'
 request = urllib.request.Request(users_api, headers={{'Authorization': 'token ' + token}})
 users = json.load(urllib.request.urlopen(request, timeout=10))
 print(json.dumps({{user['name']: user['last_activity'] for user in users}}))
+"""
+
+# SWARM_HOMES=pinned: each home's node and volume, and whether its account was deleted (files of
+# the hub's state, root's alone, so read in the hub).
+PINS = f"""
+import json, os
+def read(path, empty):
+    return json.load(open(path)) if os.path.exists(path) else empty
+deleted = {{account['uid'] for account in read('{HUB_ACCOUNTS}', {{'accounts': []}})['accounts'] if account['deleted']}}
+pins = read('{SWARM_PINS}', {{}})
+print(json.dumps([dict(pin, deleted=int(uid) in deleted) for uid, pin in pins.items()]))
 """
 
 
@@ -44,6 +64,8 @@ def status(cli: str) -> list[str]:
             lines.append(
                 f"{printable(lab.user)}\t{lab.image}\t{lab.state} on {lab.node}\tGPUs: {gpus}\t{idle(lab.user)}"
             )
+        if settings.swarm_homes == "pinned" and state == "running":
+            return lines + pinned_homes(json.loads(run_cli(cli, "exec", settings.name, "python", "-c", PINS)))
         return lines + kept_aside(settings.homes / KEPT_ASIDE)
     # Labels as JSON strings: a name with a tab or a line break stays one field of one row.
     fields = ["{{.Names}}", "{{.Image}}", "{{.State}}", "{{.Status}}", f'{{{{json (.Label "{USER_LABEL}")}}}}']
@@ -57,6 +79,18 @@ def status(cli: str) -> list[str]:
         user, gpus = json.loads(user_label), json.loads(gpu_label)
         lines.append(f"{printable(user)}\t{image}\t{container_state_now} ({since})\tGPUs: {gpus or '-'}\t{idle(user)}")
     return lines + kept_aside(settings.homes / KEPT_ASIDE)
+
+
+def pinned_homes(pins: list[dict[str, str | bool]]) -> list[str]:
+    """A line per home of SWARM_HOMES=pinned: its node and volume; a deleted user's is kept there."""
+    lines = []
+    for pin in pins:
+        where = f"the volume {printable(str(pin['volume']))} on node {printable(str(pin['hostname']))}"
+        if pin["deleted"]:
+            lines.append(f"kept aside: {where} (a deleted user's home: remove it there with `docker volume rm`)")
+        else:
+            lines.append(f"{printable(str(pin['user']))}\thome: {where}")
+    return lines
 
 
 def kept_aside(folder: Path) -> list[str]:

@@ -15,18 +15,21 @@ from typing import Any
 from pyrlab.cluster.z2jh import chosen_images
 from pyrlab.engine import run as run_cli
 from pyrlab.inside.contract import (
+    HOME_VOLUME,
     HUB_DOCKER_CONFIG,
     HUB_LABEL,
     SWARM_GPU_KIND,
     SWARM_NODE_LABEL,
     USER_LABEL,
     image_choices,
+    swarm_gpus,
     task_gpus,
 )
 from pyrlab.labs.errors import LabError
 from pyrlab.settings import HubSettings
 
 SWARM_PORT = 2377  # a manager's port for the nodes that join
+NO_NEW_PRIVILEGES = "name=no-new-privileges"  # as `docker info` says it
 
 
 def check_manager(cli: str) -> dict[str, Any]:
@@ -128,13 +131,62 @@ def labs(cli: str, settings: HubSettings) -> list[SwarmLab]:
     return found
 
 
+def join(cli: str, settings: HubSettings) -> list[str]:
+    """Join the engine at SWARM_NODE to this swarm as a node for labs, once its settings are
+    pyrlab's (step 1 of join_instructions); return what was done."""
+    swarm = check_manager(cli)
+    node = settings.swarm_node
+    info: dict[str, Any] = json.loads(run_cli(cli, "--host", node, "info", "--format", "{{json .}}"))
+    name = info.get("Name", node)
+    fix = (
+        "set its /etc/docker/daemon.json as step 1 of `make swarm-join` (without SWARM_NODE) says, restart its "
+        "docker, and run this again"
+    )
+    if f"{SWARM_NODE_LABEL}=yes" not in (info.get("Labels") or []):
+        raise LabError(
+            f"SWARM_NODE={node}: the engine of {name} lacks the label {SWARM_NODE_LABEL}=yes, so no lab would "
+            "go there: " + fix
+        )
+    # Engines from Docker 24 say it among their security options; older ones only by the label.
+    if int(str(info.get("ServerVersion", "0")).split(".")[0]) >= 24 and NO_NEW_PRIVILEGES not in (
+        info.get("SecurityOptions") or []
+    ):
+        raise LabError(
+            f"SWARM_NODE={node}: the engine of {name} lets containers gain privileges (no no-new-privileges), "
+            "and a Swarm service cannot forbid it: " + fix
+        )
+    joined = info.get("Swarm") or {}
+    if joined.get("LocalNodeState") == "active":
+        if joined.get("NodeID") in run_cli(cli, "node", "ls", "--quiet").split():
+            return [f"{name} is a node of this swarm already"]
+        raise LabError(f"SWARM_NODE={node}: {name} is a node of another swarm: run `docker swarm leave` there first")
+    hostnames = run_cli(cli, "node", "ls", "--format", "{{.Hostname}}").split()
+    if name in hostnames:
+        raise LabError(
+            f"SWARM_NODE={node}: the swarm has a node named {name} already (pinned homes and GPUs are told by "
+            f"node name): remove the old one with `docker node rm {name}` when it is gone, or rename this server"
+        )
+    token = run_cli(cli, "swarm", "join-token", "--quiet", "worker").strip()
+    run_cli(cli, "--host", node, "swarm", "join", "--token", token, f"{swarm['NodeAddr']}:{SWARM_PORT}")
+    gpus = swarm_gpus(info.get("GenericResources")) or ["none"]
+    return [
+        f"{name} joined the swarm as a node for labs (GPUs: {', '.join(gpus)}).",
+        "Homes: " + homes_instructions(settings)[0],
+        *homes_instructions(settings)[1:],
+    ]
+
+
 def join_instructions(cli: str, settings: HubSettings) -> list[str]:
     """What a new server runs to become a node of this swarm that takes labs."""
     swarm = check_manager(cli)
     token = run_cli(cli, "swarm", "join-token", "--quiet", "worker").strip()
     manager = f"{swarm['NodeAddr']}:{SWARM_PORT}"
     daemon = {"no-new-privileges": True, "labels": [f"{SWARM_NODE_LABEL}=yes"]}
-    gpus = {**daemon, "node-generic-resources": [f"{SWARM_GPU_KIND}=GPU-<uuid of each GPU: nvidia-smi -L>"]}
+    gpus = {
+        **daemon,
+        "default-runtime": "nvidia",
+        "node-generic-resources": [f"{SWARM_GPU_KIND}=GPU-<uuid of each GPU: nvidia-smi -L>"],
+    }
     registry = settings.swarm_registry or "the REGISTRY of `make push`"
     return [
         "On the new server, as root, with Debian's docker.io (or Docker Engine) installed:",
@@ -144,19 +196,41 @@ def join_instructions(cli: str, settings: HubSettings) -> list[str]:
         "",
         f"       {json.dumps(daemon)}",
         "",
-        "   A server with GPUs also declares them (NVIDIA Container Toolkit installed, and",
-        '   swarm-resource = "DOCKER_RESOURCE_GPU" in /etc/nvidia-container-runtime/config.toml):',
+        "   A server with GPUs also declares them, and runs every container with NVIDIA's runtime (a",
+        "   service cannot choose one): NVIDIA Container Toolkit installed (`nvidia-ctk runtime configure",
+        '   --runtime=docker --set-as-default`), swarm-resource = "DOCKER_RESOURCE_GPU" in',
+        "   /etc/nvidia-container-runtime/config.toml, and:",
         "",
         f"       {json.dumps(gpus)}",
         "",
         "   then: systemctl restart docker",
         "",
-        "2. Join the swarm:",
+        "2. Join the swarm: on the server,",
         "",
         f"       docker swarm join --token {token} {manager}",
         "",
+        "   or from here, which first checks step 1 on its engine:",
+        "",
+        "       make swarm-join SWARM_NODE=ssh://root@<the server>",
+        "",
         f"3. The server must reach {registry} (HTTPS; or list it in daemon.json's",
         '   "insecure-registries" on a network of your own): the nodes pull the labs by digest, with the',
-        "   hub's credentials. And HUB_HOMES mounted at the same path as here, on shared storage (NFS):",
+        "   hub's credentials.",
+        "",
+        "4. Homes: " + homes_instructions(settings)[0],
+        *homes_instructions(settings)[1:],
+    ]
+
+
+def homes_instructions(settings: HubSettings) -> list[str]:
+    if settings.swarm_homes == "pinned":
+        return [
+            "no shared storage (SWARM_HOMES=pinned): a user's home is the Docker volume "
+            + HOME_VOLUME.format(user="<user>", uid="<uid>"),
+            "   on the node of their first lab, and their labs run only there (`make hub-status` says where).",
+            f"   Back up the node's volumes (docker volume ls --filter label={USER_LABEL}).",
+        ]
+    return [
+        "HUB_HOMES mounted at the same path as here, on shared storage (NFS), with the same owners:",
         f"   {settings.homes}",
     ]
