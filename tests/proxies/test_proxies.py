@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import stat
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,13 +51,23 @@ def docker_client() -> Any:
 
 @pytest.fixture(scope="module")
 def caches(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Caches]:
-    found = Caches(tmp_path_factory.mktemp("caches"), free_port(), free_port())
-    started = make("proxies", *found.settings)
-    assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
-    assert f"APTPROXY = http://127.0.0.1:{found.apt_port}" in started.stdout
-    yield found
-    stopped = make("proxies-stop", *found.settings)
-    assert stopped.returncode == 0, stopped.stderr
+    with running_caches(tmp_path_factory.mktemp("caches")) as found:
+        yield found
+
+
+@contextmanager
+def running_caches(data: Path) -> Iterator[Caches]:
+    """`make proxies` keeping its data in DATA, and `make proxies-stop` after, even when the start
+    failed halfway (one cache up, the other not)."""
+    found = Caches(data, free_port(), free_port())
+    try:
+        started = make("proxies", *found.settings)
+        assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
+        assert f"APTPROXY = http://127.0.0.1:{found.apt_port}" in started.stdout
+        yield found
+    finally:
+        stopped = make("proxies-stop", *found.settings)
+        assert stopped.returncode == 0, stopped.stderr
 
 
 @pytest.fixture(scope="module")
@@ -212,3 +223,14 @@ def test_devpi_root_has_a_private_random_password(caches: Caches) -> None:
     assert changed.status_code in (401, 403)
     password = password_file.read_text().strip()
     assert requests.post(f"{url}/+login", json={"user": "root", "password": password}, timeout=10).status_code == 200
+
+
+def test_a_root_password_that_starts_with_a_dash_is_still_taken(tmp_path: Path) -> None:
+    """The random password is URL-safe base64, so one in 64 starts with '-': devpi-init must not
+    read it as an option (it did, and that cache folder could never start)."""
+    password = "-" + "x" * 31
+    (tmp_path / "devpi-root-password").write_text(password + "\n")
+    with running_caches(tmp_path) as caches:
+        url = f"http://127.0.0.1:{caches.pypi_port}"
+        login = requests.post(f"{url}/+login", json={"user": "root", "password": password}, timeout=10)
+        assert login.status_code == 200
