@@ -32,6 +32,18 @@ class Account:
     kept_at: str = ""  # where its home was put aside
 
 
+def write_record(path: Path, document: object) -> None:
+    """A record of the hub's state as JSON, root's alone, written whole and renamed over the old
+    one: a reader never sees half of it."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=1)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
 def host_uids(passwd: Path) -> set[int]:
     """The uids of the host's accounts (its /etc/passwd, mounted read-only in the hub)."""
     if not passwd.is_file():
@@ -54,13 +66,14 @@ class Accounts:
         return [Account(**entry) for entry in json.loads(self.path.read_text(encoding="utf-8"))["accounts"]]
 
     def write(self, accounts: list[Account]) -> None:
-        temporary = self.path.with_name(f".{RECORD}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump({"accounts": [asdict(account) for account in accounts]}, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        write_record(self.path, {"accounts": [asdict(account) for account in accounts]})
+
+    def live_account(self, accounts: list[Account], name: str, created: str) -> Account | None:
+        """The account of this name and creation time that was not deleted, if it has one."""
+        for account in accounts:
+            if (account.name, account.created) == (name, created) and not account.deleted:
+                return account
+        return None
 
     def uid_for(self, name: str, created: str) -> int:
         """The account's uid: the one it was given, or a new one no account ever had.
@@ -69,9 +82,9 @@ class Accounts:
         the account of its name when no recorded account holds its owner's uid.
         """
         accounts = self.read()
-        for account in accounts:
-            if (account.name, account.created) == (name, created) and not account.deleted:
-                return account.uid
+        live = self.live_account(accounts, name, created)
+        if live:
+            return live.uid
         taken = {account.uid for account in accounts}
         on_host = host_uids(self.host_passwd) if self.host_passwd else set()
         home = self.homes / name

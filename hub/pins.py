@@ -1,14 +1,15 @@
 """SWARM_HOMES=pinned: the node that holds each account's home (a Docker volume there), by the
 account's uid, which no other account ever gets. A JSON file in HUB_DATA, written whole and renamed
-over the old one; `make hub-status` reads it. Standard library only.
+over the old one (accounts.write_record); `make hub-status` reads it.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from accounts import write_record
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,4 @@ class Pins:
     def record(self, uid: int, pin: Pin) -> None:
         pins = self.read()
         pins[uid] = pin
-        temporary = self.path.with_name(f".{self.path.name}.tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump({str(uid): asdict(pin) for uid, pin in sorted(pins.items())}, handle, indent=1)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
+        write_record(self.path, {str(uid): asdict(pin) for uid, pin in sorted(pins.items())})

@@ -187,14 +187,10 @@ class PyrlabSwarmSpawner(PyrlabSpawner, SwarmSpawner):  # type: ignore[misc]
             await self.docker("remove_service", name)
 
     def delete_forever(self) -> None:
-        uids = {
-            account.uid
-            for account in self.accounts.read()
-            if (account.name, account.created) == (self.user.name, self.account_created) and not account.deleted
-        }
-        pins = [pin for uid, pin in self.pins.read().items() if uid in uids]
+        live = self.accounts.live_account(self.accounts.read(), self.user.name, self.account_created)
+        pin = self.pins.of(live.uid) if live else None
         super().delete_forever()
-        for pin in pins:
+        if pin:
             self.log.warning(
                 "%s was deleted; their home is kept in the volume %s on node %s: remove it there, or keep it",
                 self.user.name,

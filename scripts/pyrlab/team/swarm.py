@@ -171,8 +171,7 @@ def join(cli: str, settings: HubSettings) -> list[str]:
     gpus = swarm_gpus(info.get("GenericResources")) or ["none"]
     return [
         f"{name} joined the swarm as a node for labs (GPUs: {', '.join(gpus)}).",
-        "Homes: " + homes_instructions(settings)[0],
-        *homes_instructions(settings)[1:],
+        *homes_instructions(settings, "Homes: "),
     ]
 
 
@@ -217,20 +216,20 @@ def join_instructions(cli: str, settings: HubSettings) -> list[str]:
         '   "insecure-registries" on a network of your own): the nodes pull the labs by digest, with the',
         "   hub's credentials.",
         "",
-        "4. Homes: " + homes_instructions(settings)[0],
-        *homes_instructions(settings)[1:],
+        *homes_instructions(settings, "4. Homes: "),
     ]
 
 
-def homes_instructions(settings: HubSettings) -> list[str]:
+def homes_instructions(settings: HubSettings, lead: str) -> list[str]:
+    """Where the users' homes live on the nodes, its first line after `lead`."""
     if settings.swarm_homes == "pinned":
         return [
-            "no shared storage (SWARM_HOMES=pinned): a user's home is the Docker volume "
+            f"{lead}no shared storage (SWARM_HOMES=pinned): a user's home is the Docker volume "
             + HOME_VOLUME.format(user="<user>", uid="<uid>"),
             "   on the node of their first lab, and their labs run only there (`make hub-status` says where).",
             f"   Back up the node's volumes (docker volume ls --filter label={USER_LABEL}).",
         ]
     return [
-        "HUB_HOMES mounted at the same path as here, on shared storage (NFS), with the same owners:",
+        f"{lead}HUB_HOMES mounted at the same path as here, on shared storage (NFS), with the same owners:",
         f"   {settings.homes}",
     ]
